@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine: `make book` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+# Two workers, one notebook per worker at a time (plain -n splits a notebook's cells across workers).
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
+.PHONY: help venv book serve test notebooks clean
+
+help:
+	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
+	@echo "make serve      preview the built site on http://127.0.0.1:8000"
+	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
+	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(INSTALLED)
+
+venv: $(INSTALLED)
+
+book: $(INSTALLED)
+	$(VENV)/bin/jupyter-book build .
+	@echo
+	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
+
+serve: book
+	@echo "Serving _build/html on http://127.0.0.1:8000 (Ctrl-C to stop)"
+	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory _build/html
+
+test: $(INSTALLED)
+	$(PY) -m pytest $(PYTEST_ARGS) --nbval --nbval-current-env book tests
+
+notebooks: $(INSTALLED)
+	$(PY) tests/run_notebooks.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,68 @@
+"""Shared helpers for the tests: where things are, the built site, and no skipping in CI."""
+import fcntl
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD_LOG = ROOT / "_build" / "strict-build.log"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def book_notebooks():
+    """Every notebook under book/, as paths relative to the repo root."""
+    return sorted(p.relative_to(ROOT) for p in ROOT.glob("book/**/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def read_notebook(path):
+    return json.loads((ROOT / path).read_text(encoding="utf-8"))
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def strict_build():
+    """Build the site once per test run with warnings as errors; every worker shares the result.
+
+    Returns (exit code, build output). The lock keeps two xdist workers from building into _build at once.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"single-{os.getpid()}")
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with open(ROOT / "_build" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = ROOT / "_build" / ".strict-build.json"
+        if stamp.exists():
+            done = json.loads(stamp.read_text())
+            if done["run_id"] == run_id:
+                return done["returncode"], BUILD_LOG.read_text()
+        jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+        result = subprocess.run([str(jupyter_book), "build", ".", "--all", "-W", "-n", "--keep-going"], cwd=ROOT,
+                                capture_output=True, text=True)
+        BUILD_LOG.write_text(result.stdout + result.stderr)
+        stamp.write_text(json.dumps({"run_id": run_id, "returncode": result.returncode}))
+        return result.returncode, BUILD_LOG.read_text()
+
+
+@pytest.fixture(scope="session")
+def built_site():
+    """Path of the strictly built site (_build/html); fails the test if the build failed."""
+    returncode, log = strict_build()
+    assert returncode == 0, f"jupyter-book build -W failed (exit {returncode}); see {BUILD_LOG}:\n{log[-3000:]}"
+    return ROOT / "_build" / "html"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test means a missing tool, and that is a failure, not a pass."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; in CI every tool must be present.", red=True)
