@@ -52,7 +52,8 @@ def strict_build():
 def built_site():
     """Path of the strictly built site (_build/html); fails the test if the build failed."""
     returncode, log = strict_build()
-    assert returncode == 0, f"jupyter-book build -W failed (exit {returncode}); see {BUILD_LOG}:\n{log[-3000:]}"
+    problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Exception" in line]
+    assert returncode == 0, f"jupyter-book build -W failed (exit {returncode}); see {BUILD_LOG}: {problems[:10]}"
     return ROOT / "_build" / "html"
 
 
