@@ -67,3 +67,42 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if reporter:
             reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; in CI every tool must be present.", red=True)
+
+
+NO_NETWORK = '''
+import socket as _socket
+_connect = _socket.socket.connect
+def _loopback_only(self, address, *args):
+    host = address[0] if isinstance(address, tuple) else ""
+    if self.family in (_socket.AF_INET, _socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
+        raise OSError(f"network access to {host!r} attempted; the notebook must run offline")
+    return _connect(self, address, *args)
+_socket.socket.connect = _loopback_only
+del _socket
+'''
+
+
+def fresh_run(path, workdir):
+    """Run a notebook alone: a copy in an empty folder, no network, a new kernel. Returns the executed notebook.
+
+    Nothing from the repo is reachable from workdir, so a notebook that reads a repo file fails here, as in Colab.
+    """
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(ROOT / path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(NO_NETWORK))
+    copy = pathlib.Path(workdir) / pathlib.Path(path).name
+    nbformat.write(nb, copy)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(workdir)}}).execute()
+    nb.cells.pop(0)
+    return nb
+
+
+def stdout_of(cell):
+    return "".join("".join(o["text"]) for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
+def cells_tagged(nb, tag):
+    return [c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
