@@ -6,13 +6,14 @@ INSTALLED := $(VENV)/.installed
 # Two workers, one notebook per worker at a time (plain -n splits a notebook's cells across workers).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help venv book serve test notebooks clean
+.PHONY: help venv book serve test notebooks clean assignments
 
 help:
 	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
 	@echo "make serve      preview the built site on http://127.0.0.1:8000"
 	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
 	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
+	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ $(INSTALLED): requirements.txt
 
 venv: $(INSTALLED)
 
-book: $(INSTALLED)
+book: $(INSTALLED) assignments
 	$(VENV)/bin/jupyter-book build .
 	@echo
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
@@ -32,6 +33,10 @@ serve: book
 
 test: $(INSTALLED)
 	$(PY) -m pytest $(PYTEST_ARGS) --nbval --nbval-current-env book tests
+
+# Student notebooks (published by `book`) and autograders with the hidden tests (never published) from the masters.
+assignments: $(INSTALLED)
+	$(PY) assignments/build.py
 
 notebooks: $(INSTALLED)
 	$(PY) tests/run_notebooks.py

@@ -40,6 +40,14 @@ def strict_build():
             done = json.loads(stamp.read_text())
             if done["run_id"] == run_id:
                 return done["returncode"], BUILD_LOG.read_text()
+        # The site publishes the student notebooks (html_extra_path): make them first, as `make book` does.
+        # (tests/test_assignments.py checks that the solutions pass; here only the notebooks are needed.)
+        assignments = subprocess.run([sys.executable, str(ROOT / "assignments" / "build.py"), "--no-run-tests"],
+                                     cwd=ROOT, capture_output=True, text=True)
+        if assignments.returncode != 0:
+            BUILD_LOG.write_text(assignments.stdout + assignments.stderr)
+            stamp.write_text(json.dumps({"run_id": run_id, "returncode": assignments.returncode}))
+            return assignments.returncode, BUILD_LOG.read_text()
         jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
         result = subprocess.run([str(jupyter_book), "build", ".", "--all", "-W", "-n", "--keep-going"], cwd=ROOT,
                                 capture_output=True, text=True)
