@@ -2,8 +2,10 @@
 
 Usage: python assignments/build.py [--out DIR] [--no-run-tests] [MASTER ...]   (default: every assignments/ch*.ipynb)
 
-For each master this runs `otter assign`, which also runs the master's tests against its solutions and fails if one
-does not pass, and writes under _build/assignments/:
+For each master this first checks its points (see check_points: a question's `# BEGIN QUESTION` points must equal
+the sum of its test cells' points, which is what otter really grades out of, and the "(N points)" of its text), then
+runs `otter assign`, which also runs the master's tests against its solutions and fails if one does not pass, and
+writes under _build/assignments/:
 
     student/NAME.ipynb                the notebook to hand out: no solutions, no hidden tests, no outputs
     public/downloads/NAME.ipynb       the same, where the site's build picks it up (html_extra_path)
@@ -13,11 +15,16 @@ does not pass, and writes under _build/assignments/:
 The student notebook carries its public tests in its first code cell, which writes them to a temporary folder for
 `grader.check`. Otter 7 can also read tests from the notebook's metadata, but only when it can open the .ipynb file by
 name, which Colab never can (and a renamed download cannot): a test in the cell works in Jupyter, Binder and Colab.
+
+Everything is built into a fresh temporary folder first; the output folder is changed only when every master built:
+a build of every master replaces it whole (no stale files from an earlier build stay), a build of some masters
+replaces their files only. If one master fails, nothing is changed and the errors are printed at the end.
 """
 import argparse
 import concurrent.futures
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +66,62 @@ def masters(args):
     return sorted(MASTERS.glob("ch*.ipynb"))
 
 
+def _config_value(source, key):
+    match = re.search(rf"^{key}:\s*(\S+)\s*$", source, flags=re.M)
+    return match.group(1) if match else None
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_points(master):
+    """The points of each question of a master must agree; returns an error message, or None.
+
+    otter grades a question out of the SUM of its test cells' `points:`, and silently ignores a `# BEGIN QUESTION`
+    `points:` that disagrees. So for every question: BEGIN QUESTION points == sum of its tests' points == the
+    "(N points)" its text states, if it states one.
+    """
+    nb = nbformat.read(master, as_version=4)
+    problems, question, in_tests = [], None, False
+    for cell in nb.cells:
+        source = cell.source.strip()
+        if cell.cell_type == "raw" and source.startswith("# BEGIN QUESTION"):
+            question = {"name": _config_value(source, "name") or "?", "points": _number(_config_value(source, "points")),
+                        "tests": [], "text": None}
+        elif cell.cell_type == "raw" and source.startswith("# END QUESTION") and question:
+            name, declared, tests = question["name"], question["points"], question["tests"]
+            if declared is None:
+                problems.append(f"{name}: its # BEGIN QUESTION cell has no number after 'points:'")
+            elif tests and None in tests:
+                problems.append(f"{name}: a test cell has no 'points:' in its TEST CONFIG; give every test its points")
+            elif tests and abs(sum(tests) - declared) > 1e-9:
+                problems.append(f"{name}: # BEGIN QUESTION says points: {declared:g}, but its test cells' points add up "
+                                f"to {sum(tests):g} ({' + '.join(f'{t:g}' for t in tests)}), and otter grades out of "
+                                f"that sum")
+            if declared is not None and question["text"] is not None and abs(question["text"] - declared) > 1e-9:
+                problems.append(f"{name}: the question's text says ({question['text']:g} points), but # BEGIN QUESTION "
+                                f"says points: {declared:g}")
+            question = None
+        elif cell.cell_type == "raw" and source in ("# BEGIN TESTS", "# END TESTS"):
+            in_tests = source == "# BEGIN TESTS"
+        elif question and in_tests and cell.cell_type == "code":
+            config = re.search(r'"""\s*# BEGIN TEST CONFIG(.*?)"""\s*# END TEST CONFIG', source, flags=re.S)
+            question["tests"].append(_number(_config_value(config.group(1), "points")) if config else None)
+        elif question and cell.cell_type == "markdown" and question["text"] is None:
+            stated = re.search(r"\((\d+(?:\.\d+)?) points?\)", source)
+            if stated:
+                question["text"] = float(stated.group(1))
+    if problems:
+        return (f"{master.name}: the points do not add up, so it was not built:\n  " + "\n  ".join(problems) +
+                "\n  Make them agree: each test cell's 'points:', the # BEGIN QUESTION 'points:', the \"(N points)\" "
+                "in the question's text, and the table in book/instructors.md.")
+    return None
+
+
 def setup_cell(public_tests):
     """The first code cell of a student notebook: install otter if missing, write the public tests, make `grader`."""
     entries = []
@@ -93,8 +156,11 @@ def student_notebook(path):
 
 
 def build(master, out=OUT, run_tests=True):
-    """Run otter assign on one master; returns an error message, or None if it worked."""
+    """Check the points of one master and run otter assign on it, writing into `out`; returns an error message or None."""
     name = master.stem
+    problem = check_points(master)
+    if problem:
+        return problem
     with tempfile.TemporaryDirectory() as tmp:
         command = [str(pathlib.Path(sys.executable).with_name("otter")), "assign", "--no-pdfs", str(master), tmp]
         if not run_tests:
@@ -103,24 +169,49 @@ def build(master, out=OUT, run_tests=True):
         if result.returncode != 0:
             return f"otter assign failed on {master.name}:\n{result.stdout}\n{result.stderr}"
         tmp = pathlib.Path(tmp)
-        for folder in ("student", "autograder", "solutions"):
+        for folder in ("student", "autograder", "solutions", "public/downloads"):
             (out / folder).mkdir(parents=True, exist_ok=True)
         nbformat.write(student_notebook(tmp / "student" / f"{name}.ipynb"), out / "student" / f"{name}.ipynb")
         # The site publishes public/ (html_extra_path in _config.yml): the student notebook, nothing else.
-        (out / "public" / "downloads").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "student" / f"{name}.ipynb", out / "public" / "downloads" / f"{name}.ipynb")
         (zip_file,) = (tmp / "autograder").glob(f"{name}-autograder_*.zip")
         shutil.copyfile(zip_file, out / "autograder" / f"{name}-autograder.zip")
         shutil.copyfile(tmp / "autograder" / f"{name}.ipynb", out / "solutions" / f"{name}.ipynb")
-    print(f"{master.name} -> {out}/{{student,autograder,solutions}}/{name}*", flush=True)
+    print(f"built {master.name}", flush=True)
     return None
 
 
 def build_all(paths, out=OUT, run_tests=True):
-    """Build masters two at a time (otter assign mostly waits on a kernel); returns the error messages."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        errors = pool.map(lambda path: build(path, out, run_tests), paths)
-        return [error for error in errors if error]
+    """Build masters two at a time (otter assign mostly waits on a kernel); returns the error messages.
+
+    Builds into a fresh temporary folder next to `out` and changes `out` only if every master built: when `paths` are
+    all the masters, `out` is replaced whole; otherwise only the files of `paths` are replaced in it.
+    """
+    paths = [pathlib.Path(path).resolve() for path in paths]
+    out = pathlib.Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-building-", dir=out.parent))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            errors = [error for error in pool.map(lambda path: build(path, staging, run_tests), paths) if error]
+        if errors:
+            return errors
+        everything = sorted(paths) == sorted(path.resolve() for path in MASTERS.glob("ch*.ipynb"))
+        if everything or not out.exists():
+            old = out.with_name(f".{out.name}-old-{os.getpid()}")
+            if out.exists():
+                out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            for file in staging.rglob("*"):
+                if file.is_file():
+                    target = out / file.relative_to(staging)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(file, target)
+        return []
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -130,6 +221,14 @@ if __name__ == "__main__":
     parser.add_argument("--no-run-tests", action="store_true",
                         help="skip otter's check that the solutions pass their own tests")
     args = parser.parse_args()
-    failures = build_all(masters(args.masters), args.out.resolve(), run_tests=not args.no_run_tests)
+    paths = masters(args.masters)
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        sys.exit(f"No such master notebook: {', '.join(missing)}")
+    out = args.out.resolve()
+    failures = build_all(paths, out, run_tests=not args.no_run_tests)
     if failures:
-        sys.exit("\n".join(failures))
+        print("\n" + "\n\n".join(failures), file=sys.stderr)
+        sys.exit(f"\nBUILD FAILED: {len(failures)} of {len(paths)} assignments did not build (errors above). "
+                 f"Nothing was changed in {out}.")
+    print(f"Built {len(paths)} assignment{'s' if len(paths) != 1 else ''} into {out}/{{student,autograder,solutions}}.")

@@ -28,12 +28,13 @@ WORKERS = min(2, os.cpu_count() or 1)
 
 # One typical wrong answer per question; each replaces the question's whole answer cell and does not lean on another
 # question's answer, so that all of a chapter's wrong answers fit in one submission and each is judged on its own.
+# An optional third item is a phrase the grading's messages must contain (the diagnosis the student should read).
 WRONG_ANSWERS = {
     "ch1-by-hand": {
         "q1": ("the sum instead of the mean (np.dot already sums)", """
 def gradient(x, y, y_pred):
     return np.dot(2 * x, y_pred - y).mean()
-"""),
+""", "it sums over the data points instead of taking the mean"),
         "q2": ("the wrong sign of the update", """
 w = 0.0
 learning_rate = 0.01
@@ -271,34 +272,51 @@ def train(X_train, Y_train, X_val, Y_val, batch_size, n_epochs, learning_rate):
     },
 }
 
-# Odd answers: the wrong type, the wrong shape, nan, an exception. grader.check must answer each with an assertion
-# message of ours (plain words), not an exception from inside a test.
+# Odd answers: the wrong type, the wrong shape, nan, an exception, the `...` placeholder left in. grader.check must
+# answer each with an assertion message of ours (plain words), not an exception from inside a test. An entry may be
+# (code, phrase): then the message must also contain the phrase.
 ODD_ANSWERS = {
     "ch1-by-hand": {
         "q1": ['gradient = "not written yet"',
                "def gradient(x, y, y_pred):\n    return 2 * x * (y_pred - y)",
                'def gradient(x, y, y_pred):\n    return float("nan")',
-               'def gradient(x, y, y_pred):\n    raise ValueError("not finished")'],
+               'def gradient(x, y, y_pred):\n    raise ValueError("not finished")',
+               ("def gradient(x, y, y_pred):\n    ...", "gradient returned None")],
         "q2": ['w_history = "0.3"',
                "w_history = [[0.3]] * 10\nloss_history = [[30.0]] * 10",
                'w_history = [float("nan")] * 10\nloss_history = [float("nan")] * 10',
                "w_history = None"],
         "q3": ['lr_one_step = "1/15"\nlr_limit = 2 / 15',
                "lr_one_step = 1 / 15\nlr_limit = np.array([0.1, 0.2])",
-               'lr_one_step = float("nan")\nlr_limit = 2 / 15'],
+               'lr_one_step = float("nan")\nlr_limit = 2 / 15',
+               ("lr_one_step = ...\nlr_limit = 2 / 15", "lr_one_step is not defined yet")],
     },
     "ch2-autograd": {
         "q1": ["autograd_gradient = 3",
                "def autograd_gradient(w_value):\n    return torch.tensor([-30.0, 0.0])",
                'def autograd_gradient(w_value):\n    return float("nan")',
-               'def autograd_gradient(w_value):\n    raise RuntimeError("not finished")'],
+               'def autograd_gradient(w_value):\n    raise RuntimeError("not finished")',
+               ("def autograd_gradient(w_value):\n    ...", "autograd_gradient returned None")],
         "q2": ["update = None",
                'def update(w, learning_rate):\n    with torch.no_grad():\n        w.fill_(float("nan"))',
-               'def update(w, learning_rate):\n    raise ValueError("not finished")'],
+               'def update(w, learning_rate):\n    raise ValueError("not finished")',
+               # the natural wrong answer: rebinding w, then zeroing the gradient the new tensor does not have
+               ("def update(w, learning_rate):\n    with torch.no_grad():\n        w = w - learning_rate * w.grad\n"
+                "    w.grad.zero_()", "makes a new tensor"),
+               # torch.no_grad() left out: PyTorch refuses an in-place change of a leaf it tracks
+               ("def update(w, learning_rate):\n    w -= learning_rate * w.grad\n    w.grad.zero_()",
+                "inside with torch.no_grad():, so PyTorch does not record it")],
         "q3": ['train = "train"',
                "def train(learning_rate, n_epochs):\n    return torch.zeros(n_epochs)",
                'def train(learning_rate, n_epochs):\n    return [float("nan")] * n_epochs',
-               'def train(learning_rate, n_epochs):\n    raise KeyError("not finished")'],
+               'def train(learning_rate, n_epochs):\n    raise KeyError("not finished")',
+               ("def train(learning_rate, n_epochs):\n    ...", "train returned None"),
+               # the tensor w appended instead of the number w.item(): every entry is the same, changing tensor
+               ("def train(learning_rate, n_epochs):\n    w = torch.tensor(0.0, requires_grad=True)\n"
+                "    w_history = []\n    for epoch in range(n_epochs):\n        l = loss(forward(X, w), Y)\n"
+                "        l.backward()\n        with torch.no_grad():\n            w -= learning_rate * w.grad\n"
+                "        w.grad.zero_()\n        w_history.append(w)\n    return w_history",
+                "append w.item(), the number, not the tensor w")],
     },
     "ch3-loss-and-optimizer": {
         "q1": ['loss = "mse"',
@@ -318,7 +336,8 @@ ODD_ANSWERS = {
         "q1": ["X2 = X.tolist()",
                "X2 = X.reshape(2, 2)",
                'X2 = torch.full((4, 1), float("nan"))\nY2 = 2 * X.reshape(-1, 1)',
-               'model = "linear"'],
+               'model = "linear"',
+               ("X2 = ...", "X2 is not defined yet")],
         "q2": ["loss_history = 7",
                "loss_history = torch.zeros(500)",
                'loss_history = [float("nan")] * 500'],
@@ -335,7 +354,8 @@ ODD_ANSWERS = {
         "q2": ["final_loss = [1, 2]",
                'final_loss = {rate: float("nan") for rate in rates}',
                'final_loss = {rate: train(rate, 50)[-1] for rate in rates}\nstable_rates = "all"'],
-        "q3": ['best_rate = "0.05"', "best_rate = [0.05]", 'best_rate = float("nan")'],
+        "q3": ['best_rate = "0.05"', "best_rate = [0.05]", 'best_rate = float("nan")',
+               ("best_rate = ...", "best_rate is not defined yet")],
     },
     "ch6-your-own-autograd": {
         "q1": ['Value = "not written yet"',
@@ -360,7 +380,8 @@ ODD_ANSWERS = {
         "q2": ["iterations_per_epoch = 13",
                "def iterations_per_epoch(n_examples, batch_size):\n    return n_examples / batch_size",
                'def iterations_per_epoch(n_examples, batch_size):\n    return float("nan")',
-               'def iterations_per_epoch(n_examples, batch_size):\n    raise ZeroDivisionError("not finished")'],
+               'def iterations_per_epoch(n_examples, batch_size):\n    raise ZeroDivisionError("not finished")',
+               ("def iterations_per_epoch(n_examples, batch_size):\n    ...", "iterations_per_epoch returned None")],
         "q3": ['train = "train"',
                "def train(*args, **kwargs):\n    return None",
                'def train(*args, **kwargs):\n    return nn.Linear(3, 1), [float("nan")] * 130, [float("nan")] * 10',
@@ -451,6 +472,11 @@ def output_text(cell):
     return "\n".join(parts)
 
 
+def odd_answer(entry):
+    """(code, phrase the message must contain, or None) of an ODD_ANSWERS entry."""
+    return entry if isinstance(entry, tuple) else (entry, None)
+
+
 def self_check_notebook(student, solutions, name):
     """The student notebook, on "Colab", answered with the solutions, then every odd answer checked in turn."""
     nb = with_answers(student, solutions)
@@ -458,6 +484,7 @@ def self_check_notebook(student, solutions, name):
     labels = []
     for question, odd_answers in ODD_ANSWERS[name].items():
         for odd in odd_answers:
+            odd, _ = odd_answer(odd)
             nb.cells.append(nbformat.v4.new_code_cell(odd))
             nb.cells.append(nbformat.v4.new_code_cell(f'grader.check("{question}")'))
             nb.cells[-1].metadata["odd_answer"] = [question, odd]
@@ -480,7 +507,7 @@ def assignments(tmp_path_factory):
             student = nbformat.read(out / "student" / f"{name}.ipynb", as_version=4)
             solutions = solutions_by_question(nbformat.read(out / "solutions" / f"{name}.ipynb", as_version=4))
             autograder = out / "autograder" / f"{name}-autograder.zip"
-            wrong = {question: code for question, (_, code) in WRONG_ANSWERS[name].items()}
+            wrong = {question: entry[1] for question, entry in WRONG_ANSWERS[name].items()}
             found[name] = {"student_path": out / "student" / f"{name}.ipynb", "student": student,
                            "solutions": solutions, "autograder": autograder}
             for kind, submission in [("reference", with_answers(student, solutions)), ("blank", student),
@@ -515,13 +542,18 @@ def test_blank_notebook_scores_zero(assignments, name):
     assert scores and all(m > 0 for _, m, _ in scores.values()), f"{name}: no question carries points: {scores}"
     scored = {q: s for q, (s, m, _) in scores.items() if s != 0}
     assert not scored, f"{name}: the blank student notebook scores points: {scored}"
+    # An answer still `...` must read "is not defined yet" or "returned None", not a type name such as NoneType.
+    jargon = {q: out for q, (_, _, out) in scores.items() if "NoneType" in out or "ellipsis" in out}
+    assert not jargon, f"{name}: the blank notebook's messages name NoneType or ellipsis: {jargon}"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_typical_wrong_answer_loses_points(assignments, name):
     scores = assignments[name]["wrong"]
-    for question, (mistake, _) in WRONG_ANSWERS[name].items():
+    for question, (mistake, _, *phrase) in WRONG_ANSWERS[name].items():
         score, max_score, output = scores[question]
+        assert not phrase or phrase[0] in output, (
+            f"{name} {question}: '{mistake}' is not diagnosed as such; expected {phrase[0]!r} in:\n{output}")
         assert score < max_score, f"{name} {question}: '{mistake}' still scores full marks ({score}/{max_score})"
         errors = set(re.findall(r"^\s*(\w+): ", output, flags=re.M)) - {"AssertionError"}
         assert not {e for e in errors if e.endswith(("Error", "Exception"))}, (
@@ -556,6 +588,8 @@ def test_odd_answers_get_a_plain_message(assignments, name):
         assert "AssertionError" in errors and not {e for e in errors - {"AssertionError"}
                                                    if e.endswith(("Error", "Exception"))}, (
             f"{where}: the message is not one of the tests' plain-words messages:\n{text}")
+        phrase = dict(map(odd_answer, ODD_ANSWERS[name][question])).get(odd)
+        assert phrase is None or phrase in text, f"{where}: the message should say {phrase!r}:\n{text}"
 
 
 def master_parts(path):
@@ -641,3 +675,46 @@ def test_instructor_guide_catalogue_matches_the_masters():
         listed.setdefault(current, {})[cells[1]] = float(cells[2])
     masters = {name: question_points(ROOT / "assignments" / f"{name}.ipynb") for name in NAMES}
     assert listed == masters, f"book/instructors.md lists {listed}, the masters give {masters}"
+
+
+def _with_points(master, out, question, begin=None, test=None, text=None):
+    """A copy of `master` in `out` with one question's BEGIN QUESTION points, first test's points or text changed."""
+    nb = nbformat.read(master, as_version=4)
+    current = None
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            current = re.search(r"^name:\s*(\w+)", cell.source, flags=re.M).group(1)
+            if current == question and begin is not None:
+                cell.source = re.sub(r"^points:.*$", f"points: {begin}", cell.source, flags=re.M)
+        elif current == question and cell.cell_type == "markdown" and text is not None:
+            cell.source, count = re.subn(r"\(\d+ points?\)", f"({text} points)", cell.source, count=1)
+            text = None if count else text
+        elif current == question and cell.cell_type == "code" and "BEGIN TEST CONFIG" in cell.source and test is not None:
+            cell.source = re.sub(r"^points:.*$", f"points: {test}", cell.source, count=1, flags=re.M)
+            test = None
+    path = out / master.name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_build_refuses_a_master_whose_points_disagree(tmp_path):
+    """otter grades out of the sum of a question's test points and ignores BEGIN QUESTION's: build.py must refuse."""
+    build = _load_build_module()
+    for master in MASTERS:
+        assert build.check_points(master) is None, f"{master.name}: {build.check_points(master)}"
+    master = ROOT / "assignments" / "ch1-by-hand.ipynb"
+    cases = [("begin", dict(begin=4), "add up to 3"),           # q2: BEGIN QUESTION 4, tests 1 + 2
+             ("test", dict(test=5), "add up to 7"),            # q2: tests 5 + 2, BEGIN QUESTION 3
+             ("text", dict(text=4), "text says (4 points)")]   # q2: "(4 points)" in its text
+    for label, change, expected in cases:
+        folder = tmp_path / label
+        folder.mkdir()
+        path = _with_points(master, folder, "q2", **change)
+        out = folder / "out"
+        (out / "student").mkdir(parents=True)
+        (out / "student" / "earlier.ipynb").write_text("{}")
+        errors = build.build_all([path], out)
+        assert errors and "q2" in errors[0] and expected in errors[0], (
+            f"build.py built ch1 with q2's points changed ({label}): {errors}")
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["student", "student/earlier.ipynb"], (
+            f"a refused build changed the output folder ({label})")
