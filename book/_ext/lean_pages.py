@@ -1,0 +1,364 @@
+"""Sphinx extension: make every page of this Jupyter Book light, offline and clean in the browser console.
+
+Listed in _config.yml under `sphinx: local_extensions`. What it does, and why (measurements in tests/bench/bench.py):
+
+* Thebe is off (`launch_buttons.thebe: false`) but sphinx-thebe still added its config script twice to every page
+  (a `SyntaxError: Identifier 'THEBE_JS_URL' has already been declared`) plus its CSS and JS: its hooks are
+  disconnected, so nothing of it reaches a page.
+* Each page lists only the assets it uses: sphinx-design's CSS/JS only where there is an `sd-` element,
+  togglebutton's only where there is a toggle or dropdown, copybutton's only where there is code, exercise.css only
+  where there is an exercise. Inline scripts added twice are added once.
+* No script blocks rendering: `documentation_options.js` (320 bytes, needed by inline scripts) is inlined, every
+  other script gets `defer`. The theme's `styles/theme.css`, which only `@import`s `basic.css` (a second round trip),
+  is replaced by a direct link to `basic.css`. Sphinx's search scripts and the whole search index, which the theme
+  loads on every page for a search-as-you-type that is off, stay on the search page only.
+* Icons: the theme's `fontawesome.js` (1.5 MB, 540 KB gzipped) only swaps `<i class="fa-...">` for SVGs. It is
+  dropped; the icons are drawn by the Font Awesome web fonts the theme's CSS already declares, which are cut down
+  (fontTools) to the glyphs this site uses: 430 KB of woff2 become a few KB; the theme's CSS rules for the 1,900
+  icons it does not use go too (65 KB -> 45 KB gzipped).
+* MathJax (served from the site by sphinx-mathjax-offline) can be loaded as components, `startup.js` plus the
+  `loader.load` list of `mathjax3_config`, instead of `tex-chtml.js`, which bundles a 420 KB context menu:
+  `lean_pages_mathjax_path: mathjax/startup.js` in the Sphinx config.
+* MathJax typesets lazily (`lean_pages_mathjax_lazy: true`): the formulas on screen or one screen away at once,
+  the others as they come near, all of them at the first key press or focus move and before printing.
+* Figures: opaque matplotlib PNGs with few colours are stored with a 256-colour palette (a third of the bytes).
+* Accessibility fixes at the template's output: `<main role="main">` (a redundant role), the primary sidebar
+  (site title and search button outside any landmark) becomes a labelled `complementary` landmark,
+  sphinx-exercise's duplicate `id="exercise-content"`/`"solution-content"` become unique ids, the light theme's
+  link blue is darkened a little (4.3:1 on an exercise box; 4.5:1 is needed), the search box drops
+  `autocomplete="off"`.
+* Dark mode: `html_context.default_mode: auto` (in _config.yml) stops the theme's "Got invalid theme mode" error;
+  the head script then resolves "auto" to light or dark at once, so the first paint has the reader's colours.
+
+Everything happens at build time; the site stays a folder of static files that works offline.
+"""
+import html
+import pathlib
+import re
+
+from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+# Glyphs always kept in the cut-down icon fonts (added by the theme's JavaScript, not in the HTML): fa-xmark.
+ALWAYS_ICONS = {"xmark"}
+THEBE = ("sphinx-thebe.css", "sphinx-thebe.js")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Thebe: not used (launch_buttons.thebe is false), so none of it is loaded.
+
+def thebe_enabled(app):
+    options = app.config.html_theme_options or {}
+    launch = options.get("launch_buttons", {}) or {}
+    return bool(launch.get("thebe")) or bool(getattr(app.config, "use_thebe", False))
+
+
+def drop_thebe(app, config):
+    if thebe_enabled(app):
+        return
+    for event, listeners in list(app.events.listeners.items()):
+        for listener in list(listeners):
+            if getattr(listener.handler, "__module__", "").startswith("sphinx_thebe"):
+                app.disconnect(listener.id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per page: only the assets the page uses, inline tiny config, defer the rest.
+
+# MathJax typesets a whole chapter in one task: 1-2 s of main thread on a throttled phone, while the reader sees
+# the top of the page. Typeset what is on screen or one screen away first, the rest as it comes near; all of it at
+# the reader's first key press or focus move (find in page, screen readers) and before printing.
+MATHJAX_LAZY = """(() => {
+  const mj = window.MathJax = window.MathJax || {};
+  mj.startup = Object.assign(mj.startup || {}, {
+    typeset: false,
+    pageReady: () => MathJax.startup.defaultPageReady().then(() => {
+      const found = [...document.querySelectorAll('.math, .output_area')];
+      const pending = new Set(found.filter(e => !found.some(o => o !== e && o.contains(e))));
+      let chain = Promise.resolve();
+      const render = elements => {
+        elements = elements.filter(e => pending.delete(e));
+        if (elements.length) chain = chain.then(() => MathJax.typesetPromise(elements));
+        return chain;
+      };
+      const near = new IntersectionObserver(entries => {
+        const shown = entries.filter(e => e.isIntersecting).map(e => e.target);
+        shown.forEach(e => near.unobserve(e));
+        render(shown);
+      }, {rootMargin: '100% 0px'});
+      pending.forEach(e => near.observe(e));
+      const all = () => { near.disconnect(); return render([...pending]); };
+      ['keydown', 'focusin'].forEach(type => document.addEventListener(type, all, {once: true}));
+      window.addEventListener('beforeprint', () => { near.disconnect(); MathJax.typeset([...pending]); pending.clear(); });
+      MathJax.typesetAll = all;
+    }),
+  });
+})();"""
+
+
+def has_class(body, pattern):
+    return re.search(r'class="[^"]*\b(?:%s)' % pattern, body) is not None
+
+
+def asset_name(asset):
+    return pathlib.PurePosixPath(str(getattr(asset, "filename", asset) or "")).name
+
+
+def prune_page_assets(app, pagename, templatename, context, doctree):
+    body = context.get("body", "") or ""
+    needs = {
+        "sphinx-design.min.css": has_class(body, r"sd-"),
+        "design-tabs.js": has_class(body, r"sd-tab"),
+        "togglebutton.css": has_class(body, r"toggle\b|dropdown\b"),
+        "togglebutton.js": has_class(body, r"toggle\b|dropdown\b"),
+        "copybutton.css": "<pre" in body,
+        "copybutton.js": "<pre" in body,
+        "clipboard.min.js": "<pre" in body,
+        "exercise.css": has_class(body, r"exercise\b|solution\b"),
+    }
+    if not thebe_enabled(app):
+        needs.update({name: False for name in THEBE})
+    inline_needed = {"toggleHint": needs["togglebutton.js"], "toggleOpenOnPrint": needs["togglebutton.js"],
+                     "togglebuttonSelector": needs["togglebutton.js"], "THEBE_JS_URL": thebe_enabled(app)}
+
+    css = context.get("css_files")
+    if isinstance(css, list):
+        css[:] = [c for c in css if needs.get(asset_name(c), True)]
+
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    from sphinx.builders.html._assets import _JavaScript
+
+    kept, seen = [], set()
+    outdir = pathlib.Path(app.outdir)
+    for js in scripts:
+        filename = str(getattr(js, "filename", "") or "")
+        attributes = dict(getattr(js, "attributes", {}) or {})
+        body_js = attributes.get("body", "")
+        if not filename:
+            if body_js in seen or any(key in body_js and not ok for key, ok in inline_needed.items()):
+                continue
+            seen.add(body_js)
+            kept.append(js)
+            continue
+        name = asset_name(js)
+        if not needs.get(name, True):
+            continue
+        if "mathjax/" in filename and app.config.lean_pages_mathjax_lazy:
+            kept.append(_JavaScript("", priority=js.priority, body=MATHJAX_LAZY))
+        if name == "documentation_options.js" and (outdir / filename).exists():
+            # 320 bytes that inline scripts need before anything else runs: inline, not a blocking request.
+            text = (outdir / filename).read_text(encoding="utf-8")
+            kept.append(_JavaScript("", priority=js.priority, body=text))
+            continue
+        if "://" not in filename and "async" not in attributes and "defer" not in attributes:
+            attributes["defer"] = "defer"
+            js = _JavaScript(filename, priority=js.priority, **attributes)
+        kept.append(js)
+    scripts[:] = kept
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The rendered page: what the theme's templates hard-code.
+
+FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
+THEME_CSS = re.compile(r'<link href="([^"]*)_static/styles/theme\.css[^"]*" rel="stylesheet" />')
+SEARCH_SCRIPTS = re.compile(r'\s*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
+                            r'searchindex\.js)"></script>')
+# The theme's light-mode link blue (#176de8) is 4.3:1 on an exercise box's tinted background; WCAG AA wants 4.5.
+# Inline, so it costs no request.
+INLINE_CSS = "<style>html[data-theme=light]{--pst-color-link:#1560d4}</style>"
+SEARCH_PAGE_SCRIPTS = re.compile(r'<script src="([^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
+                                 r'searchindex\.js))"></script>')
+PRIMARY_SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
+SEARCH_AUTOCOMPLETE = ' autocomplete="off"'
+
+
+def clean_html(app, templatename, output):
+    output = FONTAWESOME_JS.sub("", output)
+    # Resolve "auto" to the reader's light or dark theme before the first paint (the theme's script runs later).
+    output = output.replace(' data-theme="auto">', ">", 1).replace(
+        'document.documentElement.dataset.theme = localStorage.getItem("theme") || "auto";',
+        'document.documentElement.dataset.theme = localStorage.getItem("theme") || '
+        '(matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");', 1)
+    output = THEME_CSS.sub(r'<link href="\1_static/basic.css" rel="stylesheet" />', output)
+    output = output.replace("</head>", INLINE_CSS + "\n</head>", 1)
+    if templatename == "search.html":
+        # doctools.js is deferred, and the search scripts need it: they run after it, in order.
+        output = SEARCH_PAGE_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
+    elif not (app.config.html_theme_options or {}).get("search_as_you_type"):
+        output = SEARCH_SCRIPTS.sub("", output)
+    output = output.replace('<main id="main-content" class="bd-main" role="main">',
+                            '<main id="main-content" class="bd-main">')
+    output = output.replace(PRIMARY_SIDEBAR, '<div id="pst-primary-sidebar" role="complementary" '
+                            f'aria-label="{html.escape(app.config.project)}: chapters" '
+                            'class="bd-sidebar-primary bd-sidebar')
+    output = re.sub(r'(<input type="search"[^>]*?)' + SEARCH_AUTOCOMPLETE, r"\1", output)
+    return output
+
+
+def wrap_template_renderer(app):
+    if app.builder.format != "html":
+        return
+    templates = app.builder.templates
+    render = templates.render
+
+    def render_clean(template, context):
+        output = render(template, context)
+        return clean_html(app, template, output) if template.endswith(".html") else output
+
+    templates.render = render_clean
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sphinx-exercise gives every exercise's and solution's body the same id.
+
+def unique_exercise_ids(app, doctree, docname):
+    counts = {}
+    for section in doctree.findall(nodes.section):
+        ids = section["ids"]
+        for fixed in ("exercise-content", "solution-content"):
+            if fixed in ids:
+                counts[fixed] = counts.get(fixed, 0) + 1
+                ids[ids.index(fixed)] = f"{fixed}-{counts[fixed]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Icons: the theme's Font Awesome fonts, cut down to the glyphs this site uses.
+
+FA_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
+FA_RULE = re.compile(r'\.fa-([a-z0-9-]+):{1,2}before\{content:"\\?([0-9a-f]{2,5})"\}')
+CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+CSS_CODEPOINT = re.compile(r'(?:--pst-icon-[a-z-]+|content):\s*"\\([0-9a-f]{4,5})"')
+
+
+def css_icon_codepoints(css):
+    """Icon code points the CSS itself shows (admonition titles, breadcrumbs...), not the .fa-NAME classes."""
+    found = set()
+    for selector, block in CSS_RULE.findall(css):
+        if not selector.strip().startswith(".fa-"):
+            found.update(int(cp, 16) for cp in CSS_CODEPOINT.findall(block))
+    return found
+
+
+def used_icon_names(outdir):
+    names = set(ALWAYS_ICONS)
+    for page in outdir.rglob("*.html"):
+        for classes in FA_CLASS.findall(page.read_text(encoding="utf-8", errors="replace")):
+            names.update(c[3:] for c in classes.split() if c.startswith("fa-"))
+    return names
+
+
+FA_RULES = re.compile(r'((?:\.fa-[a-z0-9-]+:{1,2}before,)*\.fa-[a-z0-9-]+:{1,2}before)(\{content:"[^"]*"\})')
+
+
+def drop_unused_icon_rules(stylesheet, used):
+    """The theme's CSS carries a `.fa-NAME:before{content:...}` rule for each of 1,900 icons: keep the used ones."""
+    if not stylesheet.exists():
+        return
+
+    def keep(match):
+        selectors = [s for s in match.group(1).split(",") if s[4:].split(":")[0] in used]
+        return ",".join(selectors) + match.group(2) if selectors else ""
+
+    stylesheet.write_text(FA_RULES.sub(keep, stylesheet.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def subset_icon_fonts(app, exception):
+    if exception or app.builder.format != "html":
+        return
+    outdir = pathlib.Path(app.outdir)
+    static = outdir / "_static"
+    fonts = static / "vendor" / "fontawesome" / "webfonts"
+    css = "".join(p.read_text(encoding="utf-8") for p in static.rglob("*.css"))
+    if not fonts.is_dir():
+        return
+    try:
+        from fontTools import subset
+    except ImportError:
+        logger.warning("lean_pages: fontTools is not installed; the full Font Awesome fonts are served")
+        return
+    codepoints = {name: int(cp, 16) for name, cp in FA_RULE.findall(css)}
+    used = used_icon_names(outdir)
+    wanted = {codepoints[n] for n in used if n in codepoints}
+    drop_unused_icon_rules(static / "styles" / "pydata-sphinx-theme.css", used)
+    wanted |= css_icon_codepoints(css)
+    before = after = 0
+    for font in sorted(fonts.iterdir()):
+        if font.suffix not in (".woff2", ".ttf"):
+            continue
+        options = subset.Options()
+        options.flavor = "woff2" if font.suffix == ".woff2" else None
+        options.layout_features = ["*"]
+        options.ignore_missing_unicodes = True
+        options.notdef_outline = True
+        source = subset.load_font(str(font), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=sorted(wanted))
+        subsetter.subset(source)
+        before += font.stat().st_size
+        subset.save_font(source, str(font), options)
+        after += font.stat().st_size
+    logger.info(f"lean_pages: icon fonts cut to {len(wanted)} glyphs, {before // 1024} KB -> {after // 1024} KB")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures: the notebooks' matplotlib PNGs hold a few hundred colours (lines on white, anti-aliased edges) in
+# 24-bit RGBA. An opaque figure with at most MAX_COLOURS colours is stored with a 256-colour palette: a third of the
+# bytes, no visible change. Photos (more colours) and transparent images are left alone.
+
+MAX_COLOURS = 4096
+
+
+def shrink_figures(app, exception):
+    if exception or app.builder.format != "html":
+        return
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    before = after = 0
+    for path in sorted((pathlib.Path(app.outdir) / "_images").glob("*.png")):
+        with Image.open(path) as image:
+            image.load()
+        if image.mode not in ("RGB", "RGBA"):
+            continue  # already a palette image (an earlier build) or greyscale
+        if image.mode == "RGBA":
+            if image.getchannel("A").getextrema() != (255, 255):
+                continue
+            image = image.convert("RGB")
+        if image.getcolors(MAX_COLOURS) is None:
+            continue
+        palette = image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        size = path.stat().st_size
+        tmp = path.with_suffix(".tmp.png")
+        palette.save(tmp, "PNG", optimize=True)
+        if tmp.stat().st_size < size:
+            before, after = before + size, after + tmp.stat().st_size
+            tmp.replace(path)
+        else:
+            tmp.unlink()
+    if before:
+        logger.info(f"lean_pages: figures stored with a palette, {before // 1024} KB -> {after // 1024} KB")
+
+
+def set_mathjax_path(app, config):
+    # sphinx-mathjax-offline sets mathjax_path in its setup(), after _config.yml's values: set ours after it.
+    if config.lean_pages_mathjax_path:
+        config.mathjax_path = config.lean_pages_mathjax_path
+
+
+def setup(app):
+    app.add_config_value("lean_pages_mathjax_path", None, "html", types=frozenset({str, type(None)}))
+    app.add_config_value("lean_pages_mathjax_lazy", False, "html", types=frozenset({bool}))
+    app.connect("config-inited", set_mathjax_path, priority=900)
+    app.connect("config-inited", drop_thebe, priority=900)
+    app.connect("builder-inited", wrap_template_renderer)
+    app.connect("doctree-resolved", unique_exercise_ids)
+    app.connect("html-page-context", prune_page_assets, priority=900)
+    app.connect("build-finished", subset_icon_fonts)
+    app.connect("build-finished", shrink_figures)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
