@@ -46,6 +46,6 @@ clean:
 	rm -rf _build
 
 # Figures, not a test: Lighthouse (pinned in tests/bench/package-lock.json) against Debian chromium and nginx.
-bench: $(INSTALLED)
+bench: $(INSTALLED) assignments
 	cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) tests/bench/bench.py $(BENCH_ARGS)
