@@ -27,3 +27,26 @@ def test_mathjax_is_served_from_the_site(built_site):
         missing = [s for s in mathjax if not (page.parent / s.split("?")[0]).resolve().exists()]
         assert not missing, f"{page.name}: MathJax scripts that the site does not hold: {missing}"
 
+
+
+def test_every_icon_has_a_glyph(built_site):
+    """The icon fonts are cut down to the glyphs the pages use (book/_ext/lean_pages.py); none may go missing."""
+    import sys
+
+    from fontTools.ttLib import TTFont
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import lean_pages
+
+    css = "".join(p.read_text(encoding="utf-8") for p in (built_site / "_static").rglob("*.css"))
+    codepoints = lean_pages.icon_codepoints(css)
+    glyphs = set()
+    for font in (built_site / "_static" / "vendor" / "fontawesome" / "webfonts").glob("*.woff2"):
+        glyphs |= set(TTFont(font).getBestCmap())
+    missing = set()
+    for page in built_site.rglob("*.html"):
+        for classes in re.findall(r'class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
+            names = [c[3:] for c in classes.split() if c.startswith("fa-") and c[3:] in codepoints]
+            missing.update(f"{page.relative_to(built_site)}: fa-{n}" for n in names if codepoints[n] not in glyphs)
+    assert codepoints and glyphs, "found no icon rules or no icon fonts in the built site"
+    assert not missing, f"icons whose glyph the cut-down fonts lack (they show as empty boxes): {sorted(missing)[:10]}"

@@ -230,7 +230,6 @@ def unique_exercise_ids(app, doctree, docname):
 # Icons: the theme's Font Awesome fonts, cut down to the glyphs this site uses.
 
 FA_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
-FA_RULE = re.compile(r'\.fa-([a-z0-9-]+):{1,2}before\{content:"\\?([0-9a-f]{2,5})"\}')
 CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 CSS_CODEPOINT = re.compile(r'(?:--pst-icon-[a-z-]+|content):\s*"\\([0-9a-f]{4,5})"')
 
@@ -253,6 +252,18 @@ def used_icon_names(outdir):
 
 
 FA_RULES = re.compile(r'((?:\.fa-[a-z0-9-]+:{1,2}before,)*\.fa-[a-z0-9-]+:{1,2}before)(\{content:"[^"]*"\})')
+
+
+def icon_codepoints(css):
+    """Map every icon name to its code point, also names that share a rule (`.fa-bars:before,.fa-navicon:before`)."""
+    codepoints = {}
+    for group, block in FA_RULES.findall(css):
+        hex_digits = re.search(r'content:"\\?([0-9a-f]{2,5})"', block)
+        if not hex_digits:  # a rule such as content:"" draws no glyph
+            continue
+        for selector in group.split(","):
+            codepoints[selector[4:].split(":")[0]] = int(hex_digits.group(1), 16)
+    return codepoints
 
 
 def drop_unused_icon_rules(stylesheet, used):
@@ -281,7 +292,7 @@ def subset_icon_fonts(app, exception):
     except ImportError:
         logger.warning("lean_pages: fontTools is not installed; the full Font Awesome fonts are served")
         return
-    codepoints = {name: int(cp, 16) for name, cp in FA_RULE.findall(css)}
+    codepoints = icon_codepoints(css)
     used = used_icon_names(outdir)
     wanted = {codepoints[n] for n in used if n in codepoints}
     drop_unused_icon_rules(static / "styles" / "pydata-sphinx-theme.css", used)
