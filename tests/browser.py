@@ -17,7 +17,7 @@ import urllib.request
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 # Headless flags for a machine without network: no background traffic, every outside host unresolvable.
 CHROMIUM_FLAGS = [
@@ -223,7 +223,6 @@ def visit(driver, url, axe=None):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} is a redirect that did not move on within 10 s")
         time.sleep(0.05)
-    driver.execute_script("return document.readyState")
     report = driver.execute_async_script(COLLECT_JS)
     report["axe"] = run_axe(driver, axe) if axe else []
     report["console"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -481,14 +481,12 @@ def self_check_notebook(student, solutions, name):
     """The student notebook, on "Colab", answered with the solutions, then every odd answer checked in turn."""
     nb = with_answers(student, solutions)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PRETEND_COLAB))
-    labels = []
     for question, odd_answers in ODD_ANSWERS[name].items():
         for odd in odd_answers:
             odd, _ = odd_answer(odd)
             nb.cells.append(nbformat.v4.new_code_cell(odd))
             nb.cells.append(nbformat.v4.new_code_cell(f'grader.check("{question}")'))
             nb.cells[-1].metadata["odd_answer"] = [question, odd]
-            labels.append((question, odd))
             nb.cells.append(nbformat.v4.new_code_cell(solutions[question]))  # back to a sane state
     return nb
 
@@ -508,7 +506,7 @@ def assignments(tmp_path_factory):
             solutions = solutions_by_question(nbformat.read(out / "solutions" / f"{name}.ipynb", as_version=4))
             autograder = out / "autograder" / f"{name}-autograder.zip"
             wrong = {question: entry[1] for question, entry in WRONG_ANSWERS[name].items()}
-            found[name] = {"student_path": out / "student" / f"{name}.ipynb", "student": student,
+            found[name] = {"student": student,
                            "solutions": solutions, "autograder": autograder}
             for kind, submission in [("reference", with_answers(student, solutions)), ("blank", student),
                                      ("wrong", with_answers(student, wrong))]:

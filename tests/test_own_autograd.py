@@ -7,10 +7,9 @@ import random
 import sys
 
 import pytest
+import torch
 
 from conftest import cells_tagged, read_notebook
-
-torch = pytest.importorskip("torch")
 
 CHAPTER = "book/06-your-own-autograd.ipynb"
 TAG = "value-class"

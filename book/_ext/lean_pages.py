@@ -166,13 +166,11 @@ def prune_page_assets(app, pagename, templatename, context, doctree):
 
 FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
 THEME_CSS = re.compile(r'<link href="([^"]*)_static/styles/theme\.css[^"]*" rel="stylesheet" />')
-SEARCH_SCRIPTS = re.compile(r'\s*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
-                            r'searchindex\.js)"></script>')
+SEARCH_SCRIPTS = re.compile(r'<script src="([^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
+                            r'searchindex\.js))"></script>')
 # The theme's light-mode link blue (#176de8) is 4.3:1 on an exercise box's tinted background; WCAG AA wants 4.5.
 # Inline, so it costs no request.
 INLINE_CSS = "<style>html[data-theme=light]{--pst-color-link:#1560d4}</style>"
-SEARCH_PAGE_SCRIPTS = re.compile(r'<script src="([^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
-                                 r'searchindex\.js))"></script>')
 PRIMARY_SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
 SEARCH_AUTOCOMPLETE = ' autocomplete="off"'
 
@@ -188,7 +186,7 @@ def clean_html(app, templatename, output):
     output = output.replace("</head>", INLINE_CSS + "\n</head>", 1)
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
-        output = SEARCH_PAGE_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
+        output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
     elif not (app.config.html_theme_options or {}).get("search_as_you_type"):
         output = SEARCH_SCRIPTS.sub("", output)
     output = output.replace('<main id="main-content" class="bd-main" role="main">',

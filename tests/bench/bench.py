@@ -29,7 +29,6 @@ import browser  # noqa: E402  (tests/browser.py: nginx with gzip, chromium flags
 LIGHTHOUSE = HERE / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 CORES = 2
-KERNEL_START = 0.55  # s, measured again below when jupyter_client is importable
 
 
 def build_site(out):
@@ -122,10 +121,8 @@ def import_seconds(modules):
 
 
 def kernel_start_seconds():
-    try:
-        from jupyter_client.manager import start_new_kernel
-    except ImportError:
-        return KERNEL_START
+    from jupyter_client.manager import start_new_kernel
+
     times = []
     for _ in range(3):
         start = time.monotonic()
