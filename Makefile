@@ -16,8 +16,22 @@ help:
 	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
 	@echo "make bench      print the site's figures: build time, Lighthouse per page (nginx, gzip), make test vs its floor"
 
+# torch comes first, as its CPU build: on Linux the default index's torch pulls several GB of CUDA libraries.
+# PyTorch's CPU wheel index has the CPU build for every platform; where that index can't be reached (offline, or a
+# machine that reaches only a package registry or a local wheel), a 5-second probe says so and pip takes the pinned
+# torch from wherever else it is set up to look, instead of retrying for minutes.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH := $(shell grep -E '^torch==' requirements.txt)
+
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if $(PY) -c "import urllib.request; urllib.request.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" 2>/dev/null; then \
+	  echo "$(TORCH): the CPU build, from $(TORCH_INDEX)"; \
+	  $(PY) -m pip install --quiet --extra-index-url $(TORCH_INDEX) "$(TORCH)"; \
+	else \
+	  echo "$(TORCH): $(TORCH_INDEX) is out of reach, so from pip's own sources"; \
+	  $(PY) -m pip install --quiet "$(TORCH)"; \
+	fi
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(INSTALLED)
 

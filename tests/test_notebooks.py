@@ -82,3 +82,21 @@ def test_every_figure_has_alt_text(path):
         if has_image and len(alt.split()) < 5:
             missing.append(i)
     assert not missing, f"{path}: figures without a real alt text (cell metadata mystnb.image.alt) in cells {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_glued_numbers_are_the_text_the_page_shows(path):
+    """A glued float carries all its digits into the page's source and nbval's comparison, including those that
+    another CPU kernel changes; glue_shown glues the rounded text instead."""
+    raw = []
+    for i, cell in enumerate(read_notebook(path)["cells"]):
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if not name:
+                continue
+            texts = [v for k, v in output.get("data", {}).items() if k.endswith("text/plain")]
+            text = "".join(texts[0]) if texts and isinstance(texts[0], list) else (texts or [""])[0]
+            if not (len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0]):
+                raw.append(f"cell {i}: {name} = {text or '(no text/plain)'}")
+    assert not raw, (f"{path}: glued values that are not text (glue them with glue_shown(name, value, spec), "
+                     f"rounded as the page shows them): {raw}")
