@@ -14,7 +14,9 @@ from nbclient.exceptions import CellExecutionError
 from conftest import cells_tagged, fresh_run, read_notebook, stdout_of
 
 CHAPTER_1 = "book/01-by-hand.ipynb"
-SAME_TRAJECTORY = ["book/02-autograd.ipynb", "book/03-loss-and-optimizer.ipynb"]
+SAME_TRAJECTORY = ["book/02-autograd.ipynb", "book/03-loss-and-optimizer.ipynb", "book/04-model.ipynb"]
+# Each chapter shows its training loop as a diff against the previous chapter's (a ```diff block in its Markdown).
+LOOP_DIFFS = list(zip([CHAPTER_1] + SAME_TRAJECTORY[:-1], SAME_TRAJECTORY))
 FIRST_EPOCH = "epoch  1: w = 0.300"
 
 
@@ -108,3 +110,31 @@ def test_training_loop_prints_chapter_1_lines(training_output, path):
         f"{path}: its training-loop cell must print exactly chapter 1's lines (same w, same loss, same format), "
         f"since only who computes one piece changed; differences:\n{diff}")
     assert FIRST_EPOCH in printed
+
+
+def loop_diff(old, new):
+    """The whole new loop, each line marked: '  ' unchanged, '- ' gone, '+ ' new (difflib.ndiff without its hints)."""
+    return [line for line in difflib.ndiff(old.splitlines(), new.splitlines()) if not line.startswith("? ")]
+
+
+def diff_blocks(nb):
+    blocks = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            for block in text.split("```diff\n")[1:]:
+                blocks.append(block.split("\n```")[0].splitlines())
+    return blocks
+
+
+@pytest.mark.parametrize("old, new", LOOP_DIFFS, ids=lambda path: pathlib.Path(path).stem)
+def test_diff_of_the_training_loop_is_the_loops_own(old, new):
+    """The diff a chapter shows must be the diff of the two chapters' cells tagged 'training-loop', so it cannot drift."""
+    source = {path: "".join(only_cell_tagged(read_notebook(path), "training-loop", path)["source"]) for path in (old, new)}
+    expected = loop_diff(source[old], source[new])
+    blocks = diff_blocks(read_notebook(new))
+    block = "\n".join(expected)
+    assert len(blocks) == 1, (f"{new}: expected one ```diff block showing its training loop against {old}'s, found "
+                              f"{len(blocks)}; it should read:\n```diff\n{block}\n```")
+    assert blocks[0] == expected, (f"{new}: the ```diff block is not the diff of the training-loop cells of {old} and "
+                                   f"{new} (a loop changed since); replace it by:\n```diff\n{block}\n```")
