@@ -30,5 +30,5 @@ def run(path):
 
 if __name__ == "__main__":
     for path in notebooks(sys.argv[1:]):
-        print(f"running {path.relative_to(ROOT) if path.is_absolute() else path}", flush=True)
+        print(f"running {path}", flush=True)
         run(path)
