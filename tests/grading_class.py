@@ -103,6 +103,14 @@ def gradient(x, y, y_pred):
     return np.mean(2 * x * (y_pred - y))
 '''
 
+# Correct on the public test's data, an endless loop on any other (the grader's call must not hang).
+STALL_ON_HIDDEN = """
+def gradient(x, y, y_pred):
+    while len(x) != 4:
+        pass
+    return np.mean(2 * x * (y_pred - y))
+"""
+
 MISTAKES_CH1 = {
     "sum-not-mean": {"q1": "def gradient(x, y, y_pred):\n    return np.sum(2 * x * (y_pred - y))\n"},
     "wrong-sign": {"q2": SOLUTIONS_CH1["q2"].replace("w -= learning_rate", "w += learning_rate")},
@@ -137,11 +145,15 @@ def notebook(student, answers=None, first=None, last=None):
     for question, index in answer_cells(nb).items():
         if answers and question in answers:
             nb.cells[index].source = answers[question].strip()
+    for cell in nb.cells:
+        cell.pop("id", None)
     if first:
         setup = next(i for i, c in enumerate(nb.cells) if "otter-setup" in c.metadata.get("tags", []))
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(first.strip()))
     if last:
         nb.cells.append(nbformat.v4.new_code_cell(last.strip()))
+    for cell in nb.cells:
+        cell.pop("id", None)
     return nb
 
 
@@ -174,11 +186,10 @@ def make_class(build, folder, port=None):
     write("trick-remove-tests-blank", notebook(ch1, first=TRICKS["remove-tests"]), "graded", 0)
     write("trick-leak-tests", notebook(ch1, dict(SOLUTIONS_CH1, q1=LEAK_TESTS)), "graded", "<8")
     write("trick-detached-process", notebook(ch1, SOLUTIONS_CH1, first=TRICKS["detached-process"]), "graded", 8)
-    if port:
-        write("trick-network", notebook(ch1, dict(SOLUTIONS_CH1, q1=NETWORK.replace("PORT", str(port)))),
-              "graded", "<8")
-    else:
-        write("trick-memory-hog", notebook(ch1, SOLUTIONS_CH1, first="hog = bytearray(64 * 2 ** 30)"), "graded", 8)
+    write("trick-network", notebook(ch1, dict(SOLUTIONS_CH1, q1=NETWORK.replace("PORT", str(port or 9)))),
+          "graded", "<8")
+    write("trick-memory-hog", notebook(ch1, SOLUTIONS_CH1, first="hog = bytearray(64 * 2 ** 30)"), "graded", 8)
+    write("stall-on-hidden-data", notebook(ch1, dict(SOLUTIONS_CH1, q1=STALL_ON_HIDDEN)), "TIMEOUT", None)
     write("other-assignment", ch2, "WRONG-ASSIGNMENT", None)
     (folder / "not-a-notebook.ipynb").write_text("{ this is not json", encoding="utf-8")
     expected["not-a-notebook.ipynb"] = ("ERROR", None)
