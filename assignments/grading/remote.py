@@ -401,6 +401,8 @@ class Session:
 
 def _local_class(qualified):
     """The grader's own class of that name, for isinstance on stand-ins of torch and numpy objects."""
+    if qualified in ("builtins.type", "abc.ABCMeta"):
+        return type
     module, _, name = qualified.rpartition(".")
     if not module.startswith(("torch", "numpy")) or module not in sys.modules:
         return None

@@ -111,6 +111,7 @@ class Handles:
 
 
 HANDLES = Handles()
+SHELL = []
 
 
 def _text(value):
@@ -249,6 +250,16 @@ def answer(request, namespace):
         if request["name"] not in namespace:
             return {"ok": True, "missing": True}
         return {"ok": True, "value": encode(namespace[request["name"]])}
+    if what == "define":
+        # a helper class of a test's own that the student's code must call into (a graph of nodes, say)
+        scope = {"__name__": "grader_defined"}
+        exec(compile(request["source"], "<the grader's test>", "exec"), scope)
+        return {"ok": True, "value": encode({k: v for k, v in scope.items() if not k.startswith("__")})}
+    if what == "exec":
+        # for the grader's own tests of its questions: run another answer in the same session
+        result = SHELL[0].run_cell(request["source"], store_history=False)
+        error = result.error_before_exec or result.error_in_exec
+        return {"ok": True, "value": None if error is None else f"{type(error).__name__}: {_text(error)[:300]}"}
     if what == "integrity":
         return {"ok": True, "value": integrity()}
     target = HANDLES.objects[request["id"]]
@@ -295,6 +306,7 @@ def main():
     _watch()
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
+    SHELL.append(shell)
     shell.showtraceback = lambda *args, **kwargs: None  # errors are reported as messages, not printed
     errors = []
     for index, cell in enumerate(notebook.get("cells", [])):
