@@ -62,3 +62,4 @@ clean:
 bench: $(INSTALLED) assignments
 	cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) tests/bench/bench.py $(BENCH_ARGS)
+	$(PY) tests/bench/grading_bench.py

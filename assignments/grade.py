@@ -213,7 +213,6 @@ def main(argv=None):
     slots = context.Queue()
     for slot in range(1, args.jobs + 1):
         slots.put(slot)
-    started = time.monotonic()
     with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, initializer=_init_worker,
                                                 initargs=(slots, isolated, args.memory)) as pool:
         # 1. The solutions of each assignment: they must score full marks; their time sets the time limit.
@@ -236,6 +235,7 @@ def main(argv=None):
                   f"time limit {timeouts[autograder.short]:.0f} s per submission", file=sys.stderr)
 
         # 2. The class.
+        started = time.monotonic()
         futures = {}
         results = {}
         for path, autograder, student in jobs:

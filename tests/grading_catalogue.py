@@ -243,6 +243,8 @@ MISTAKES = {
             ("the gradient of the prediction, not of the loss", "def autograd_gradient(w_value):\n"
              "    w = torch.tensor(w_value, requires_grad=True)\n    forward(X, w).sum().backward()\n"
              "    return w.grad.item()\n", "-30"),
+            ("a formula for the course data, no autograd", "def autograd_gradient(w_value):\n"
+             "    return 15 * (w_value - 2)\n", "backward()"),
             ("the sign flipped", "def autograd_gradient(w_value):\n    w = torch.tensor(w_value, requires_grad=True)\n"
              "    l = loss(forward(X, w), Y)\n    l.backward()\n    return -w.grad.item()\n", "-30"),
         ],
@@ -411,6 +413,9 @@ MISTAKES = {
             ("the loss Value returned, not its number", CH6_STEP.replace("return l.data, gradient",
                                                                          "return l, gradient"), "number"),
             ("the learning rate ignored", CH6_STEP.replace("learning_rate * w.grad", "0.01 * w.grad"), "rate"),
+            ("a gradient derived by hand, the engine unused", "def train_step(w, learning_rate):\n"
+             "    l = loss([forward(x, w.data) for x in X], Y)\n    gradient = 15 * (w.data - 2)\n"
+             "    w.data -= learning_rate * gradient\n    return l, gradient\n", "backward()"),
         ],
     },
     "ch7-minibatches": {

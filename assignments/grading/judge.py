@@ -69,6 +69,11 @@ class Environment:
     def __getitem__(self, name):
         return self.session.get(name)
 
+    def __setitem__(self, name, value):
+        """Set one of the student's globals (a test giving their functions other data, as `env[...] =` does under
+        otter run, where env is the notebook's own namespace)."""
+        self.session.ask(do="set", name=name, value=self.session.encode(value))
+
 
 def _short(text, limit=MAX_MESSAGE):
     text = str(text).strip()

@@ -250,6 +250,10 @@ def answer(request, namespace):
         if request["name"] not in namespace:
             return {"ok": True, "missing": True}
         return {"ok": True, "value": encode(namespace[request["name"]])}
+    if what == "set":
+        # a test that gives the student's functions other data (say, other X and Y) puts it in their globals
+        namespace[request["name"]] = decode(request["value"])
+        return {"ok": True, "value": None}
     if what == "define":
         # a helper class of a test's own that the student's code must call into (a graph of nodes, say)
         scope = {"__name__": "grader_defined"}
