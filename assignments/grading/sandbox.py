@@ -71,6 +71,9 @@ def integrity():
     return changed
 
 
+LIBRARIES = tuple({os.path.dirname(os.__file__), sys.prefix, sys.base_prefix})
+
+
 def _replaced_in_otter():
     """Methods of otter's classes (the library `otter run` grades with) whose code no longer comes from otter."""
     otter = sys.modules.get("otter")
@@ -86,9 +89,11 @@ def _replaced_in_otter():
                 continue
             for method, function in list(vars(cls).items()):
                 code = getattr(getattr(function, "__func__", function), "__code__", None)
-                if code is not None and code.co_filename == "<string>" and method.startswith("__"):
+                if code is None or code.co_filename.startswith(LIBRARIES):
+                    continue  # otter's own code, or the standard library's (dataclasses, enum, reprlib)
+                if code.co_filename == "<string>" and method.startswith("__"):
                     continue  # written by dataclasses, not by the notebook
-                if code is not None and not code.co_filename.startswith(home):
+                if not code.co_filename.startswith(home):
                     found.append(f"{name}.{attribute}.{method} (otter's grading code) was replaced")
     for name, module in list(sys.modules.items()):
         if name.startswith("otter.") and module is not None and callable(getattr(module, "grade_submission", None)):
