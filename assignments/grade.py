@@ -36,13 +36,13 @@ import remote  # noqa: E402
 
 BUILD = ROOT / "_build" / "assignments"
 STATUSES = ("graded", "TAMPERED", "TIMEOUT", "ERROR", "WRONG-ASSIGNMENT")
-FIRST_UID = 61000  # sandboxes run as FIRST_UID + worker slot: no two at once share a user
 
 _worker = {}
 
 
-def _init_worker(slots, isolated, memory_mb):
-    _worker.update(uid=FIRST_UID + slots.get(), isolated=isolated, memory_mb=memory_mb, autograders={})
+def _init_worker(isolated, memory_mb):
+    # each worker's sandboxes run as a user of its own, which no other grading on this machine uses meanwhile
+    _worker.update(uid=remote.claim_uid(), isolated=isolated, memory_mb=memory_mb, autograders={})
 
 
 def _grade_in_worker(path, autograder_path, timeout):
@@ -210,11 +210,8 @@ def main(argv=None):
     used = sorted({a.short: a for _, a, _ in jobs if a is not None}.values(), key=lambda a: a.short)
 
     context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(1, args.jobs + 1):
-        slots.put(slot)
     with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, initializer=_init_worker,
-                                                initargs=(slots, isolated, args.memory)) as pool:
+                                                initargs=(isolated, args.memory)) as pool:
         # 1. The solutions of each assignment: they must score full marks; their time sets the time limit.
         timeouts, checks = {}, {}
         for autograder in used:
@@ -281,7 +278,8 @@ def main(argv=None):
             (folder / "feedback" / f"{result['student']}.txt").write_text(feedback_text(result, points),
                                                                           encoding="utf-8")
             record = dict(result.get("results") or {}, grading_status=result["status"], why=result["why"],
-                          seconds=result["seconds"], tests_sha256=autograder.digest if autograder else None)
+                          seconds=result["seconds"], sandbox_uid=result.get("uid"),
+                          tests_sha256=autograder.digest if autograder else None)
             (folder / "results" / f"{result['student']}.json").write_text(json.dumps(record, indent=1),
                                                                           encoding="utf-8")
         text = summarise(short, group, points)

@@ -22,7 +22,6 @@ import judge  # noqa: E402
 import remote  # noqa: E402
 
 NAMES = sorted(path.stem for path in (ROOT / "assignments").glob("ch*.ipynb"))
-UID = 61500  # a user of its own: other test files grade at the same time
 
 
 def solution_answers(path):
@@ -48,13 +47,14 @@ def graded(tmp_path_factory):
     errors = build.build_all(sorted((ROOT / "assignments").glob("ch*.ipynb")), out, run_tests=False)
     assert not errors, "\n".join(errors)
     isolated, _ = remote.isolation()
+    uid = remote.claim_uid()  # a user of its own: other tests grade at the same time
     found = {}
     for name in NAMES:
         autograder = judge.Autograder(out / "autograder" / f"{name}-autograder.zip")
         solutions = out / "solutions" / f"{name}.ipynb"
         answers = solution_answers(solutions)
         questions = [q for q, _ in answers]
-        sandbox = remote.Sandbox(solutions, uid=UID, timeout=900, isolated=isolated)
+        sandbox = remote.Sandbox(solutions, uid=uid, timeout=900, isolated=isolated)
         try:
             assert sandbox.run_notebook() == [], f"{name}: the solutions raised an error in the sandbox"
             session = remote.Session(sandbox)

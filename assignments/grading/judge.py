@@ -112,7 +112,8 @@ def grade(path, autograder, uid=61000, timeout=60.0, memory_mb=4096, isolated=Tr
     path = pathlib.Path(path)
     start = time.monotonic()
     result = {"file": path.name, "student": path.stem, "assignment": autograder.name, "status": "graded", "why": "",
-              "scores": {}, "messages": {}, "cell_errors": [], "seconds": 0.0, "strays": 0, "results": None}
+              "scores": {}, "messages": {}, "cell_errors": [], "seconds": 0.0, "strays": 0, "results": None,
+              "uid": None}
 
     def finish(status=None, why=""):
         if status:
@@ -132,6 +133,7 @@ def grade(path, autograder, uid=61000, timeout=60.0, memory_mb=4096, isolated=Tr
         return finish("WRONG-ASSIGNMENT", f"{found}, not of {autograder.name!r}")
 
     sandbox = remote.Sandbox(path, uid=uid, timeout=timeout, memory_mb=memory_mb, isolated=isolated)
+    result["uid"] = uid
     try:
         try:
             result["cell_errors"] = sandbox.run_notebook()
