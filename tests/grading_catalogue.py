@@ -7,18 +7,21 @@ An answer replaces the question's whole answer cell; the other questions keep th
 tests/test_grading_catalogue.py grades each one in the sandbox, as `make grade` does.
 """
 
-CH1_LOOP = """w = 0.0
-learning_rate = 0.01
-n_epochs = 10
-w_history = []
-loss_history = []
-for epoch in range(n_epochs):
-    y_pred = forward(X, w)
-    l = loss(y_pred, Y)
-    dw = gradient(X, Y, y_pred)
-    w -= learning_rate * dw
-    w_history.append(w)
-    loss_history.append(l)
+CH1_LOOP = """def train(learning_rate, n_epochs):
+    w = 0.0
+    w_history = []
+    loss_history = []
+    for epoch in range(n_epochs):
+        y_pred = forward(X, w)
+        l = loss(y_pred, Y)
+        dw = gradient(X, Y, y_pred)
+        w -= learning_rate * dw
+        w_history.append(w)
+        loss_history.append(l)
+    return w_history, loss_history
+
+
+w_history, loss_history = train(0.01, 10)
 """
 
 CH2_TRAIN = """def train(learning_rate, n_epochs):
@@ -210,17 +213,22 @@ MISTAKES = {
             ("the update goes up the gradient", CH1_LOOP.replace("w -= learning_rate", "w += learning_rate"),
              "the update goes the wrong way"),
             ("the loss recorded after the update",
-             CH1_LOOP.replace("    loss_history.append(l)\n", "    loss_history.append(loss(forward(X, w), Y))\n"),
-             "before each update"),
-            ("one epoch too few", CH1_LOOP.replace("n_epochs = 10", "n_epochs = 9"), "10 values"),
+             CH1_LOOP.replace("        loss_history.append(l)\n",
+                              "        loss_history.append(loss(forward(X, w), Y))\n"), "before each update"),
+            ("one epoch too few", CH1_LOOP.replace("range(n_epochs)", "range(n_epochs - 1)"), "10 values"),
             ("the gradient appended instead of w", CH1_LOOP.replace("w_history.append(w)", "w_history.append(dw)"),
              "After epoch 1, w should be 0.300"),
-            ("a learning rate of 0.1", CH1_LOOP.replace("learning_rate = 0.01", "learning_rate = 0.1"),
-             "After epoch 1, w should be 0.300"),
+            ("the learning-rate argument ignored", CH1_LOOP.replace("learning_rate * dw", "0.01 * dw"),
+             "use the learning_rate argument"),
             ("w recorded before the update",
-             CH1_LOOP.replace("    w -= learning_rate * dw\n    w_history.append(w)\n",
-                              "    w_history.append(w)\n    w -= learning_rate * dw\n"),
+             CH1_LOOP.replace("        w -= learning_rate * dw\n        w_history.append(w)\n",
+                              "        w_history.append(w)\n        w -= learning_rate * dw\n"),
              "After epoch 1, w should be 0.300"),
+            ("the histories typed in from the closed form, train left unwritten",
+             "def train(learning_rate, n_epochs):\n    w = 0.0\n    w_history = []\n    loss_history = []\n"
+             "    for epoch in range(n_epochs):\n        ...\n    return w_history, loss_history\n\n\n"
+             "w_history = [2 - 2 * 0.85 ** k for k in range(1, 11)]\n"
+             "loss_history = [30 * 0.85 ** (2 * k) for k in range(10)]\n", "should record 10 values"),
         ],
         "q3": [
             ("the two rates swapped", "lr_one_step = 2 / 15\nlr_limit = 1 / 15\n", "lr_one_step"),
@@ -465,7 +473,9 @@ CORRECT = {
                ("a dot product over the length", gradient("2 / len(x) * np.dot(x, y_pred - y)")),
                ("a Python float", gradient("float(np.mean(2 * x * (y_pred - y)))"))],
         "q2": [("w = w - ...", CH1_LOOP.replace("w -= learning_rate * dw", "w = w - learning_rate * dw")),
-               ("floats appended", CH1_LOOP.replace("w_history.append(w)", "w_history.append(float(w))"))],
+               ("floats appended", CH1_LOOP.replace("w_history.append(w)", "w_history.append(float(w))")),
+               ("a while loop", CH1_LOOP.replace("    for epoch in range(n_epochs):\n",
+                                                 "    epoch = 0\n    while epoch < n_epochs:\n        epoch += 1\n"))],
         "q3": [("numpy scalars", "lr_one_step = 1 / (2 * np.mean(X ** 2))\nlr_limit = 2 * lr_one_step\n"),
                ("decimals", "lr_one_step = 0.0667\nlr_limit = 0.1333\n")],
     },

@@ -15,19 +15,21 @@ import nbformat
 
 SOLUTIONS_CH1 = {
     "q1": "def gradient(x, y, y_pred):\n    return np.mean(2 * x * (y_pred - y))\n",
-    "q2": """w = 0.0
-learning_rate = 0.01
-n_epochs = 10
-w_history = []
-loss_history = []
-for epoch in range(n_epochs):
-    y_pred = forward(X, w)
-    l = loss(y_pred, Y)
-    dw = gradient(X, Y, y_pred)
-    w -= learning_rate * dw
-    w_history.append(w)
-    loss_history.append(l)
-    print(f"epoch {epoch + 1:2d}: w = {w:.3f}, loss = {l:.8f}")
+    "q2": """def train(learning_rate, n_epochs):
+    w = 0.0
+    w_history = []
+    loss_history = []
+    for epoch in range(n_epochs):
+        y_pred = forward(X, w)
+        l = loss(y_pred, Y)
+        dw = gradient(X, Y, y_pred)
+        w -= learning_rate * dw
+        w_history.append(w)
+        loss_history.append(l)
+    return w_history, loss_history
+
+
+w_history, loss_history = train(0.01, 10)
 """,
     "q3": "lr_one_step = 1 / 15\nlr_limit = 2 / 15\n",
 }
@@ -116,9 +118,9 @@ MISTAKES_CH1 = {
     "wrong-sign": {"q2": SOLUTIONS_CH1["q2"].replace("w -= learning_rate", "w += learning_rate")},
     "globals-not-arguments": {"q1": "def gradient(x, y, y_pred):\n    return np.mean(2 * X * (y_pred - Y))\n"},
     "rates-swapped": {"q3": "lr_one_step = 2 / 15\nlr_limit = 1 / 15\n"},
-    "loss-after-update": {"q2": SOLUTIONS_CH1["q2"].replace("    loss_history.append(l)\n",
-                                                           "    loss_history.append(loss(forward(X, w), Y))\n")},
-    "one-epoch-short": {"q2": SOLUTIONS_CH1["q2"].replace("n_epochs = 10", "n_epochs = 9")},
+    "loss-after-update": {"q2": SOLUTIONS_CH1["q2"].replace(
+        "        loss_history.append(l)\n", "        loss_history.append(loss(forward(X, w), Y))\n")},
+    "one-epoch-short": {"q2": SOLUTIONS_CH1["q2"].replace("range(n_epochs)", "range(n_epochs - 1)")},
 }
 CORRECT_CH1 = {
     "numpy-scalars": {"q3": "lr_one_step = 1 / (2 * np.mean(X ** 2))\nlr_limit = 2 * lr_one_step\n",

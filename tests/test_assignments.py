@@ -36,18 +36,21 @@ def gradient(x, y, y_pred):
     return np.dot(2 * x, y_pred - y).mean()
 """, "it sums over the data points instead of taking the mean"),
         "q2": ("the wrong sign of the update", """
-w = 0.0
-learning_rate = 0.01
-n_epochs = 10
-w_history = []
-loss_history = []
-for epoch in range(n_epochs):
-    y_pred = forward(X, w)
-    l = loss(y_pred, Y)
-    dw = np.mean(2 * X * (y_pred - Y))
-    w += learning_rate * dw
-    w_history.append(w)
-    loss_history.append(l)
+def train(learning_rate, n_epochs):
+    w = 0.0
+    w_history = []
+    loss_history = []
+    for epoch in range(n_epochs):
+        y_pred = forward(X, w)
+        l = loss(y_pred, Y)
+        dw = np.mean(2 * X * (y_pred - Y))
+        w += learning_rate * dw
+        w_history.append(w)
+        loss_history.append(l)
+    return w_history, loss_history
+
+
+w_history, loss_history = train(0.01, 10)
 """),
         "q3": ("the one-step rate and the stability limit swapped", """
 lr_one_step = 2 / 15
