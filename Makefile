@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 # Two workers, one notebook per worker at a time (plain -n splits a notebook's cells across workers).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help venv book serve test notebooks clean assignments bench
+.PHONY: help venv book serve test notebooks clean assignments bench grade student-folder
 
 help:
 	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
@@ -14,6 +14,8 @@ help:
 	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
 	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
 	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
+	@echo "make grade SUBMISSIONS=dir [ASSIGNMENT=ch1-by-hand]  grade a folder of notebooks, sandboxed, into graded/"
+	@echo "make student-folder  student notebooks only (no solutions, no tests) into _build/student-folder, for a course repo"
 	@echo "make bench      print the site's figures: build time, Lighthouse per page (nginx, gzip), make test vs its floor"
 
 # torch comes first, as its CPU build: on Linux the default index's torch pulls several GB of CUDA libraries.
@@ -53,6 +55,17 @@ test: $(INSTALLED)
 assignments: $(INSTALLED)
 	$(PY) assignments/build.py
 
+# A whole class, sandboxed and in parallel: gradebook, feedback and summary per assignment into $(GRADED)/.
+SUBMISSIONS ?= submissions
+GRADED ?= graded
+GRADE_ARGS ?=
+grade: $(INSTALLED) assignments
+	$(PY) assignments/grade.py $(SUBMISSIONS) --out $(GRADED) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(GRADE_ARGS)
+
+# What students may see, as a folder to push to a course repository (nbgitpuller, Colab, Binder links).
+student-folder: $(INSTALLED) assignments
+	$(PY) assignments/student_folder.py $(STUDENT_FOLDER_ARGS)
+
 notebooks: $(INSTALLED)
 	$(PY) tests/run_notebooks.py
 
@@ -63,3 +76,4 @@ clean:
 bench: $(INSTALLED) assignments
 	cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) tests/bench/bench.py $(BENCH_ARGS)
+	$(PY) tests/bench/grading_bench.py

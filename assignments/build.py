@@ -11,6 +11,7 @@ writes under _build/assignments/:
     public/downloads/NAME.ipynb       the same, where the site's build picks it up (html_extra_path)
     autograder/NAME-autograder.zip    for `otter run` and Gradescope: holds the hidden tests, never publish it
     solutions/NAME.ipynb              the master's solutions with its check cells, for instructors only
+    catalogue.md                      the guide's table of questions and points, made from every master
 
 The student notebook carries its public tests in its first code cell, which writes them to a temporary folder for
 `grader.check`. Otter 7 can also read tests from the notebook's metadata, but only when it can open the .ipynb file by
@@ -155,6 +156,51 @@ def student_notebook(path):
     return nb
 
 
+def question_table(master):
+    """[(question, points, its title)] of a master, from its # BEGIN QUESTION cells and the "(N points): title" text."""
+    nb = nbformat.read(master, as_version=4)
+    rows, current = [], None
+    for cell in nb.cells:
+        source = cell.source.strip()
+        if cell.cell_type == "raw" and source.startswith("# BEGIN QUESTION"):
+            current = [_config_value(source, "name"), _number(_config_value(source, "points")), ""]
+            rows.append(current)
+        elif current and cell.cell_type == "markdown" and not current[2]:
+            title = re.search(r"\(\d+(?:\.\d+)? points?\):\s*(.*?)\.?\*\*", source)
+            current[2] = title.group(1) if title else ""
+    return rows
+
+
+def catalogue(paths=None):
+    """The instructor guide's table of assignments, questions and points, made from the masters (one source).
+
+    The mistakes column comes from tests/grading_catalogue.py, the wrong answers the tests check each question
+    against; book/instructors.md includes the result, _build/assignments/catalogue.md."""
+    paths = sorted(paths or MASTERS.glob("ch*.ipynb"))
+    mistakes = {}
+    spec_path = ROOT / "tests" / "grading_catalogue.py"
+    if spec_path.is_file():
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("grading_catalogue", spec_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        mistakes = module.MISTAKES
+    lines = ["| Assignment (student notebook) | Question | Points | The question | Mistakes its tests catch, among "
+             "others |", "|---|---|---|---|---|"]
+    totals = []
+    for number, path in enumerate(paths, start=1):
+        rows = question_table(path)
+        totals.append(sum(points or 0 for _, points, _ in rows))
+        for i, (question, points, title) in enumerate(rows):
+            first = (f"{number} · <a href=\"../downloads/{path.stem}.ipynb\" download>{path.stem}.ipynb</a>"
+                     if i == 0 else "")
+            caught = [label for label, *_ in mistakes.get(path.stem, {}).get(question, [])]
+            shown = "; ".join(caught[:3]) + (f" ({len(caught)} in all)" if caught else "")
+            lines.append(f"| {first} | {question} | {points:g} | {title} | {shown} |")
+    lines += ["", "Totals: " + ", ".join(f"{t:g}" for t in totals[:-1]) + f" and {totals[-1]:g} points."]
+    return "\n".join(lines) + "\n"
+
+
 def build(master, out=OUT, run_tests=True):
     """Check the points of one master and run otter assign on it, writing into `out`; returns an error message or None."""
     name = master.stem
@@ -196,6 +242,7 @@ def build_all(paths, out=OUT, run_tests=True):
             errors = [error for error in pool.map(lambda path: build(path, staging, run_tests), paths) if error]
         if errors:
             return errors
+        (staging / "catalogue.md").write_text(catalogue(), encoding="utf-8")
         everything = sorted(paths) == sorted(path.resolve() for path in MASTERS.glob("ch*.ipynb"))
         if everything or not out.exists():
             old = out.with_name(f".{out.name}-old-{os.getpid()}")

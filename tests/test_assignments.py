@@ -36,18 +36,21 @@ def gradient(x, y, y_pred):
     return np.dot(2 * x, y_pred - y).mean()
 """, "it sums over the data points instead of taking the mean"),
         "q2": ("the wrong sign of the update", """
-w = 0.0
-learning_rate = 0.01
-n_epochs = 10
-w_history = []
-loss_history = []
-for epoch in range(n_epochs):
-    y_pred = forward(X, w)
-    l = loss(y_pred, Y)
-    dw = np.mean(2 * X * (y_pred - Y))
-    w += learning_rate * dw
-    w_history.append(w)
-    loss_history.append(l)
+def train(learning_rate, n_epochs):
+    w = 0.0
+    w_history = []
+    loss_history = []
+    for epoch in range(n_epochs):
+        y_pred = forward(X, w)
+        l = loss(y_pred, Y)
+        dw = np.mean(2 * X * (y_pred - Y))
+        w += learning_rate * dw
+        w_history.append(w)
+        loss_history.append(l)
+    return w_history, loss_history
+
+
+w_history, loss_history = train(0.01, 10)
 """),
         "q3": ("the one-step rate and the stability limit swapped", """
 lr_one_step = 2 / 15
@@ -635,7 +638,7 @@ def test_student_notebook_holds_no_solution_or_hidden_test(assignments, name):
 
 
 def test_instructor_guide_offers_student_notebooks_only():
-    page = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8")
+    page = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8") + _load_build_module().catalogue()
     for name in NAMES:
         assert f"{name}.ipynb" in page, f"book/instructors.md does not link the student notebook {name}.ipynb"
         solution, hidden, visible = master_parts(ROOT / "assignments" / f"{name}.ipynb")
@@ -661,10 +664,15 @@ def question_points(path):
 
 
 def test_instructor_guide_catalogue_matches_the_masters():
-    """The guide's table of questions and points says what the masters grade."""
+    """The guide's table of questions and points is made from the masters (build.py's catalogue), not typed."""
     page = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8")
+    assert "```{include} ../_build/assignments/catalogue.md" in page, (
+        "book/instructors.md should include the table that build.py makes, _build/assignments/catalogue.md")
+    assert not re.search(r"^\|[^|\n]*\|\s*q\d+\s*\|", page, flags=re.M), (
+        "book/instructors.md has a typed table of questions: include the generated one instead")
+    table = _load_build_module().catalogue()
     listed, current = {}, None
-    for line in page.splitlines():
+    for line in table.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")] if line.startswith("|") else []
         if len(cells) < 3 or not re.fullmatch(r"q\d+", cells[1]):
             continue
@@ -672,7 +680,9 @@ def test_instructor_guide_catalogue_matches_the_masters():
         current = found.group(1) if found else current
         listed.setdefault(current, {})[cells[1]] = float(cells[2])
     masters = {name: question_points(ROOT / "assignments" / f"{name}.ipynb") for name in NAMES}
-    assert listed == masters, f"book/instructors.md lists {listed}, the masters give {masters}"
+    assert listed == masters, f"the generated table lists {listed}, the masters give {masters}"
+    totals = ", ".join(f"{sum(p.values()):g}" for p in masters.values())
+    assert totals.rsplit(", ", 1)[0] in table.splitlines()[-1], table.splitlines()[-1]
 
 
 def _with_points(master, out, question, begin=None, test=None, text=None):
