@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 # Two workers, one notebook per worker at a time (plain -n splits a notebook's cells across workers).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help venv book serve test notebooks clean assignments bench
+.PHONY: help venv book serve test notebooks clean assignments bench pdf
 
 help:
 	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
@@ -14,6 +14,7 @@ help:
 	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
 	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
 	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
+	@echo "make pdf        the book as PDF (one file, and one per page) into _build/html/pdf, printed by Debian chromium"
 	@echo "make bench      print the site's figures: build time, Lighthouse per page (nginx, gzip), make test vs its floor"
 
 $(INSTALLED): requirements.txt
@@ -44,6 +45,10 @@ notebooks: $(INSTALLED)
 
 clean:
 	rm -rf _build
+
+# The book as PDF, printed from the built site by Debian chromium (apt-get install chromium chromium-driver).
+pdf: book
+	$(PY) tools/book_pdf.py
 
 # Figures, not a test: Lighthouse (pinned in tests/bench/package-lock.json) against Debian chromium and nginx.
 bench: $(INSTALLED) assignments

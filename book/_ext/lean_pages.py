@@ -182,6 +182,9 @@ def clean_html(app, templatename, output):
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
         output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
+        # The search page has its own search form: the sidebar's search button would be a second box.
+        output = output.replace("</head>", "<style>.bd-sidebar-primary .search-button-field{display:none}</style>"
+                                "\n</head>", 1)
     elif not (app.config.html_theme_options or {}).get("search_as_you_type"):
         output = SEARCH_SCRIPTS.sub("", output)
     output = output.replace('<main id="main-content" class="bd-main" role="main">',
