@@ -283,14 +283,22 @@ def font_codepoints(url):
         return frozenset(TTFont(io.BytesIO(response.read())).getBestCmap())
 
 
-def face_for(faces, family, weight, style):
-    """The @font-face chromium uses for the first family of a font stack that the page declares (None: a system font)."""
+def numeric_weight(weight):
+    first = str(weight).split()[0]
+    return int(first) if first.isdigit() else {"bold": 700}.get(first, 400)
+
+
+def drawn_by(faces, family, weight, style, codepoint):
+    """Which font draws `codepoint` in a font stack, as chromium picks it: the first family whose nearest-weight
+    @font-face has the character. None when no web font in the stack has it (a system font may still draw it)."""
     for name in (f.strip().strip("\"'") for f in family.split(",")):
         candidates = [f for f in faces if f["family"] == name and f["urls"]]
-        if candidates:
-            same_style = [f for f in candidates if f["style"] == style] or candidates
-            numeric = lambda w: int(w.split()[0]) if w.split()[0].isdigit() else {"bold": 700}.get(w, 400)
-            return min(same_style, key=lambda f: abs(numeric(f["weight"]) - int(weight)))
+        if not candidates:
+            continue
+        same_style = [f for f in candidates if f["style"] == style] or candidates
+        face = min(same_style, key=lambda f: abs(numeric_weight(f["weight"]) - numeric_weight(weight)))
+        if codepoint in font_codepoints(face["urls"][0]):
+            return face
     return None
 
 
@@ -304,16 +312,16 @@ def test_every_glyph_css_draws_is_in_its_font(layouts):
     missing = {}
     for (page, width), r in layouts.items():
         for glyph in r["glyphs"]:
-            face = face_for(r["faces"], glyph["family"], glyph["weight"], glyph["style"])
-            if face is None:
-                lacking = [c for c in glyph["codepoints"] if is_private_use(c)]
-                where = f"no web font ({glyph['family']})"
-            else:
-                have = font_codepoints(face["urls"][0])
-                lacking = [c for c in glyph["codepoints"] if c not in have and c > 0x20]
-                where = f"{face['urls'][0].rsplit('/', 1)[-1]} (weight {face['weight']})"
-            for c in lacking:
-                missing.setdefault(f"U+{c:04X} from {where}", set()).add(f"{page} {glyph['what']}")
+            declared = [f for f in r["faces"] if f["family"] in glyph["family"]]
+            for c in glyph["codepoints"]:
+                if c <= 0x20 or drawn_by(r["faces"], glyph["family"], glyph["weight"], glyph["style"], c):
+                    continue
+                # Not in any web font of its stack: ordinary text falls back to a system font, an icon
+                # (private-use) character to nothing.
+                if is_private_use(c):
+                    fonts = sorted({f["urls"][0].rsplit("/", 1)[-1] for f in declared}) or ["no web font"]
+                    missing.setdefault(f"U+{c:04X} ({glyph['family']}, weight {glyph['weight']}: {fonts})",
+                                       set()).add(f"{page} {glyph['what']}")
     missing = {k: sorted(v)[:3] for k, v in missing.items()}
     assert not missing, f"glyphs CSS draws that their font lacks (they show as empty boxes): {missing}"
 
