@@ -179,6 +179,10 @@ const done = arguments[arguments.length - 1];
   while (document.readyState !== 'complete') { await new Promise(r => setTimeout(r, 20)); }
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
   document.querySelectorAll('details').forEach(e => { e.open = true; });
+  // Lay out everything, also what content-visibility would skip until the reader scrolls near it.
+  const all_visible = document.createElement('style');
+  all_visible.textContent = '* { content-visibility: visible !important; }';
+  document.head.appendChild(all_visible);
   await document.fonts.ready;
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const W = document.documentElement.clientWidth;

@@ -397,6 +397,41 @@ def setup_katex(app, config):
     katex.render_latex = render_checked
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The theme's script makes every scrollable box a tab stop. It read each box's scrollWidth and set its tabIndex in
+# turn, so each read forced a new layout of the whole page: one task of about a second on a throttled phone (most of
+# a chapter's total blocking time). Read all, then write all; skip boxes that content-visibility has not laid out
+# yet, and look at them when they come near the screen.
+
+TAB_STOPS_OLD = ('forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})},'
+                 't=_(e,300);window.addEventListener("resize",t),')
+TAB_STOPS_NEW = ('filter(e=>!e.checkVisibility||e.checkVisibility({contentVisibilityAuto:!0}));'
+                 'const v=s.map(e=>e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1);'
+                 's.forEach((e,i)=>{e.tabIndex!==v[i]&&(e.tabIndex=v[i])})},'
+                 't=_(e,300);window.addEventListener("resize",t),'
+                 'document.addEventListener("contentvisibilityautostatechange",t,!0),')
+TAB_STOPS_QUERY = 'document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
+
+
+def batch_tab_stops(app, exception):
+    if exception or app.builder.format != "html":
+        return
+    script = pathlib.Path(app.outdir) / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    if not script.exists():
+        return
+    text = script.read_text(encoding="utf-8")
+    if TAB_STOPS_NEW in text:
+        return
+    start = text.find(TAB_STOPS_QUERY)
+    old = text.find(TAB_STOPS_OLD, start)
+    if start < 0 or old < 0:
+        logger.warning("lean_pages: the theme's tab-stop script changed; its layout thrashing is not fixed")
+        return
+    text = (text[:start] + "const s=[..." + text[start:old].rstrip(".") + "]." + TAB_STOPS_NEW
+            + text[old + len(TAB_STOPS_OLD):])
+    script.write_text(text, encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", drop_thebe, priority=900)
     app.connect("config-inited", setup_katex, priority=900)
@@ -405,4 +440,5 @@ def setup(app):
     app.connect("html-page-context", prune_page_assets, priority=900)
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", shrink_figures)
+    app.connect("build-finished", batch_tab_stops)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
