@@ -120,8 +120,10 @@ def chromium(width=1280, height=900):
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='site-chromium-')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
+    # Generous: under `make test` the notebooks run on both cores beside the browser, and axe-core or a layout pass on a
+    # 7,000-element chapter took over 30 s on a loaded 2-core machine.
+    driver.set_page_load_timeout(120)
+    driver.set_script_timeout(180)
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
     return driver
