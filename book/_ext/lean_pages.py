@@ -397,6 +397,20 @@ def setup_katex(app, config):
     katex.render_latex = render_checked
 
 
+def stop_katex(app, exception):
+    """Stop KaTeX's node server when the build ends. Its own atexit hook did not always run (a `jupyter-book build`
+    run by bench.py left the server alive, holding the build's output pipe open, so the caller waited for ever)."""
+    katex = __import__("sys").modules.get("sphinxcontrib.katex")
+    server = getattr(getattr(katex, "KaTeXServer", None), "katex_server", None)
+    if server is None:
+        return
+    import atexit
+
+    atexit.unregister(katex.KaTeXServer.terminate)
+    server.terminate()
+    katex.KaTeXServer.katex_server = None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The theme's script makes every scrollable box a tab stop. It read each box's scrollWidth and set its tabIndex in
 # turn, so each read forced a new layout of the whole page: one task of about a second on a throttled phone (most of
@@ -441,4 +455,5 @@ def setup(app):
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", shrink_figures)
     app.connect("build-finished", batch_tab_stops)
+    app.connect("build-finished", stop_katex)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
