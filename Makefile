@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 # Two workers, one notebook per worker at a time (plain -n splits a notebook's cells across workers).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: help venv book serve test notebooks clean assignments bench grade student-folder
+.PHONY: help venv book serve test notebooks clean assignments bench grade student-folder pdf
 
 help:
 	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
 	@echo "make grade SUBMISSIONS=dir [ASSIGNMENT=ch1-by-hand]  grade a folder of notebooks, sandboxed, into graded/"
 	@echo "make student-folder  student notebooks only (no solutions, no tests) into _build/student-folder, for a course repo"
+	@echo "make pdf        the book as PDF (one file, and one per page) into _build/html/pdf, printed by Debian chromium"
 	@echo "make bench      print the site's figures: build time, Lighthouse per page (nginx, gzip), make test vs its floor"
 
 # torch comes first, as its CPU build: on Linux the default index's torch pulls several GB of CUDA libraries.
@@ -71,6 +72,10 @@ notebooks: $(INSTALLED)
 
 clean:
 	rm -rf _build
+
+# The book as PDF, printed from the built site by Debian chromium (apt-get install chromium chromium-driver).
+pdf: book
+	$(PY) tools/book_pdf.py
 
 # Figures, not a test: Lighthouse (pinned in tests/bench/package-lock.json) against Debian chromium and nginx.
 bench: $(INSTALLED) assignments

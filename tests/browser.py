@@ -120,8 +120,10 @@ def chromium(width=1280, height=900):
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='site-chromium-')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
+    # Generous: under `make test` the notebooks run on both cores beside the browser, and axe-core or a layout pass on a
+    # 7,000-element chapter took over 30 s on a loaded 2-core machine.
+    driver.set_page_load_timeout(120)
+    driver.set_script_timeout(180)
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
     return driver
@@ -134,18 +136,12 @@ def site_pages(site):
     return sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if not p.relative_to(site).parts[0] in skip)
 
 
-# Runs in the page once it has loaded: waits for MathJax, then reads what the tests check.
+# Runs in the page once it has loaded, and reads what the tests check.
 COLLECT_JS = r"""
 const done = arguments[arguments.length - 1];
 (async () => {
   while (document.readyState !== 'complete') { await new Promise(r => setTimeout(r, 20)); }
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    await MathJax.startup.promise;
-    // MathJax typesets what is near the screen first, and everything at the reader's first key press.
-    document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Shift'}));
-    const unrendered = () => [...document.querySelectorAll('.math')].some(e => !e.querySelector('mjx-container'));
-    for (let waited = 0; unrendered() && waited < 15000; waited += 50) { await new Promise(r => setTimeout(r, 50)); }
-  }
+  await document.fonts.ready;
   const textOutside = (root, skip) => {
     const clone = root.cloneNode(true);
     clone.querySelectorAll(skip).forEach(e => e.remove());
@@ -153,15 +149,21 @@ const done = arguments[arguments.length - 1];
   };
   const main = document.querySelector('main') || document.body || document.documentElement;
   const mathNodes = [...document.querySelectorAll('.math')];
+  const scripts = [...document.scripts].map(s => s.src).filter(Boolean);
   done({
     url: location.href,
     title: document.title,
-    mathjax_loaded: !!(window.MathJax && MathJax.version),
+    math_scripts: scripts.filter(src => /mathjax|katex|tex-(chtml|svg|mml)|auto-render/i.test(src)),
+    math_globals: ['MathJax', 'katex', 'renderMathInElement'].filter(name => name in window),
     math: mathNodes.length,
-    math_unrendered: mathNodes.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
-    mjx_containers: document.querySelectorAll('mjx-container').length,
-    mjx_errors: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent),
-    text_outside_code_and_math: textOutside(main, 'pre, code, mjx-container, script, style, .highlight, .output'),
+    split_streams: [...document.querySelectorAll('.cell_output')].filter(c => [...c.children].some((e, i, a) =>
+        i > 0 && ['stream', 'stderr'].some(k => e.classList.contains(k) && a[i - 1].classList.contains(k))))
+        .map(c => (c.textContent || '').trim().slice(0, 40)),
+    math_unrendered: mathNodes.filter(e => !e.querySelector('.katex')).map(e => e.textContent.slice(0, 80)),
+    katex: document.querySelectorAll('.katex').length,
+    katex_mathml: document.querySelectorAll('.katex .katex-mathml math').length,
+    math_errors: [...document.querySelectorAll('.katex-error')].map(e => e.getAttribute('title') || e.textContent),
+    text_outside_code_and_math: textOutside(main, 'pre, code, .katex, script, style, .highlight, .output'),
     images: [...document.images].map(i => ({src: i.currentSrc || i.src, alt: i.getAttribute('alt'),
                                              complete: i.complete, naturalWidth: i.naturalWidth})),
     links: [...document.querySelectorAll('a[href]')].map(a => ({href: a.href, raw: a.getAttribute('href'),
@@ -169,6 +171,92 @@ const done = arguments[arguments.length - 1];
     ids: [...document.querySelectorAll('[id]')].map(e => e.id).concat(
          [...document.querySelectorAll('a[name]')].map(e => e.getAttribute('name'))),
   });
+})().catch(e => done({error: String(e)}));
+"""
+
+# Runs in the page at a given width, with every dropdown and toggle opened: what a reader sees of the layout.
+LAYOUT_JS = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  while (document.readyState !== 'complete') { await new Promise(r => setTimeout(r, 20)); }
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(e => { e.open = true; });
+  // Lay out everything, also what content-visibility would skip until the reader scrolls near it.
+  const all_visible = document.createElement('style');
+  all_visible.textContent = '* { content-visibility: visible !important; }';
+  document.head.appendChild(all_visible);
+  await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const W = document.documentElement.clientWidth;
+  const describe = e => {
+    const cls = (e.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean).slice(0, 3).join('.');
+    const section = e.closest('section[id]');
+    return `${e.tagName.toLowerCase()}${cls ? '.' + cls : ''} in #${section ? section.id : '?'}: ` +
+           JSON.stringify((e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 50));
+  };
+  const shown = e => {
+    const cs = getComputedStyle(e);
+    if (cs.visibility !== 'visible' || e.closest('[hidden], dialog:not([open])')) return false;
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && e.getClientRects().length > 0;
+  };
+  // Offscreen drawers (the sidebars on a phone) are fixed and out of view: not part of the page's layout.
+  const inDrawer = e => { for (let a = e; a; a = a.parentElement) { const cs = getComputedStyle(a);
+      if (cs.position === 'fixed') { const r = a.getBoundingClientRect(); return r.right <= 0 || r.left >= W || cs.visibility !== 'visible'; } }
+    return false; };
+  const all = [...document.body.querySelectorAll('*')].filter(e => shown(e) && !inDrawer(e));
+  const scroller = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return a; } return null; };
+  const pageOverflow = document.documentElement.scrollWidth - W;
+  const culprits = pageOverflow > 0 ? all.filter(e => e.getBoundingClientRect().right > W + 1 && !scroller(e) &&
+      getComputedStyle(e).position !== 'fixed' && !e.querySelector('*:not(span)')).map(describe).slice(0, 8) : [];
+  // Boxes whose content is wider than the box: they must scroll (not clip), with a visible cue.
+  const overflowing = [];
+  for (const e of all) {
+    const cs = getComputedStyle(e);
+    if (cs.overflowX === 'visible') continue;
+    // Visually hidden text for screen readers (KaTeX's MathML, skip links): 1 px boxes, clipped on purpose.
+    if (e.clientWidth <= 1 || e.clientHeight <= 1 || cs.clip !== 'auto' || cs.clipPath !== 'none') continue;
+    if (e.scrollWidth <= e.clientWidth + 2) continue;
+    const cue = /gradient/.test(cs.backgroundImage) && /local/.test(cs.backgroundAttachment);
+    overflowing.push({what: describe(e), overflow: cs.overflowX, width: e.clientWidth, content: e.scrollWidth, cue});
+  }
+  // Glyphs drawn by CSS (::before / ::after): font, weight and characters.
+  const glyphs = [];
+  for (const e of all) {
+    for (const pseudo of ['::before', '::after']) {
+      const cs = getComputedStyle(e, pseudo);
+      const content = cs.content;
+      if (!content || content === 'none' || content === 'normal' || cs.display === 'none') continue;
+      const text = [...content.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, '$1')).join('');
+      if (!text.trim()) continue;
+      glyphs.push({what: describe(e) + pseudo, family: cs.fontFamily, weight: cs.fontWeight, style: cs.fontStyle,
+                   text: text, codepoints: [...text].map(c => c.codePointAt(0))});
+    }
+  }
+  const faces = [];
+  for (const sheet of document.styleSheets) {
+    let rules; try { rules = sheet.cssRules; } catch (err) { continue; }
+    for (const rule of rules) {
+      if (!(rule instanceof CSSFontFaceRule)) continue;
+      const st = rule.style;
+      const urls = [...st.getPropertyValue('src').matchAll(/url\(["']?([^"')]+)["']?\)/g)].map(m => new URL(m[1], sheet.href || location.href).href);
+      faces.push({family: st.getPropertyValue('font-family').replace(/["']/g, '').trim(),
+                  weight: st.getPropertyValue('font-weight') || '400', style: st.getPropertyValue('font-style') || 'normal',
+                  urls});
+    }
+  }
+  const searchBoxes = all.filter(e => e.matches('.search-button-field, input[type=search], form.bd-search')
+                                      && !e.parentElement.closest('.search-button-field, form.bd-search')).map(describe);
+  const glued = [...document.querySelectorAll('.pasted-text, .pasted-inline')].filter(shown).map(e => {
+      const cs = getComputedStyle(e), ps = getComputedStyle(e.parentElement);
+      return {what: describe(e.parentElement), weight: cs.fontWeight, parentWeight: ps.fontWeight,
+              family: cs.fontFamily, parentFamily: ps.fontFamily}; });
+  const figures = [...document.querySelectorAll('main img')].filter(shown).map(i => ({
+      src: i.currentSrc || i.src, shown: i.getBoundingClientRect().width, natural: i.naturalWidth,
+      link: i.closest('a[href]') ? i.closest('a[href]').href : null}));
+  done({width: W, page_overflow: pageOverflow, culprits, overflowing, glyphs, faces, search_boxes: searchBoxes,
+        glued, figures});
 })().catch(e => done({error: String(e)}));
 """
 
@@ -228,6 +316,17 @@ def visit(driver, url, axe=None):
     report["console"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     report["requests"] = network_events(driver)
     return report
+
+
+def layout(driver, url, width):
+    """Load one page at `width` CSS px (a phone below 600 px: touch, mobile viewport) and read its layout."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    try:
+        driver.get(url)
+        return driver.execute_async_script(LAYOUT_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def status_of(url):

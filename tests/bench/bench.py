@@ -4,9 +4,13 @@
 * Lighthouse 12 (pinned in tests/bench/package.json, installed by `npm ci`), mobile and desktop, on the landing page
   and every chapter page, served as a static host serves it (Debian nginx, gzip) on 127.0.0.1, in Debian chromium
   with every other host unresolvable: the four category scores, bytes transferred, total blocking time;
+* the baseline, in the same run: the same book built as a default Jupyter Book 1 site (the default `_config.yml`
+  settings, no lean_pages, MathJax 3 as Jupyter Book loads it but served from the site, since its CDN is out of
+  reach here), measured the same way on its landing page and chapter 1, with the ratios site / baseline;
 * the `make test` time beside its floor: notebooks x (kernel start + the notebook's imports) / 2 cores.
 
-    .venv/bin/python tests/bench/bench.py [--site DIR] [--runs N] [--skip-make-test] [--markdown FILE]
+    .venv/bin/python tests/bench/bench.py [--site DIR] [--runs N] [--skip-make-test] [--skip-baseline]
+                                          [--markdown FILE]
 
 --site benchmarks an already built site (e.g. a build of another version) instead of building one.
 """
@@ -15,6 +19,8 @@ import json
 import os
 import pathlib
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +46,44 @@ def build_site(out):
     if result.returncode:
         sys.exit(f"build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return out / "_build" / "html", seconds
+
+
+BASELINE_CONFIG = """\
+# A default Jupyter Book 1 configuration for the same book (what `jupyter-book create` gives, plus what the pages
+# need to build: execution off, the MyST extensions and directives they use).
+title: "Baseline"
+only_build_toc_files: true
+exclude_patterns: [_build]
+execute:
+  execute_notebooks: "off"
+parse:
+  myst_enable_extensions: [amsmath, colon_fence, dollarmath, deflist, substitution]
+sphinx:
+  extra_extensions: [sphinx_exercise, sphinx_togglebutton]
+  config:
+    numfig: true
+    math_numfig: true
+    # MathJax 3 as Jupyter Book 1 loads it (tex-mml-chtml.js), from the site instead of its CDN.
+    mathjax_path: mathjax/tex-mml-chtml.js
+    html_static_path: [_mathjax]
+"""
+BASELINE_PAGES = ["book/intro.html", "book/01-by-hand.html"]
+
+
+def build_baseline(out):
+    """The same book as a default Jupyter Book 1 site, in `out`; returns its _build/html."""
+    mathjax = HERE / "node_modules" / "mathjax" / "es5"
+    if not mathjax.exists():
+        sys.exit(f"{mathjax} missing: cd tests/bench && npm ci")
+    shutil.copytree(ROOT / "book", out / "book", ignore=shutil.ignore_patterns("_ext"))
+    shutil.copy(ROOT / "_toc.yml", out / "_toc.yml")
+    (out / "_config.yml").write_text(BASELINE_CONFIG)
+    shutil.copytree(mathjax, out / "_mathjax" / "mathjax")
+    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jupyter_book), "build", ".", "--all"], cwd=out, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"baseline build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return out / "_build" / "html"
 
 
 def pages_of(site):
@@ -77,36 +121,65 @@ def lighthouse(url, preset):
     }
 
 
+MEDIAN_OF = ("performance", "accessibility", "best-practices", "seo", "kb", "tbt", "fcp", "lcp", "blocking")
+
+
 def median_run(url, preset, runs):
-    """Lighthouse `runs` times; the run with the median performance score (Lighthouse's own advice for noise)."""
+    """Lighthouse `runs` times; the median of each figure (scores, bytes, times) over the runs, and every run's
+    performance score and TBT (`runs_perf`, `runs_tbt`) to show the spread."""
     results = [lighthouse(url, preset) for _ in range(runs)]
-    good = sorted((r for r in results if "error" not in r), key=lambda r: r["performance"])
-    return good[len(good) // 2] if good else results[0]
+    good = [r for r in results if "error" not in r]
+    if not good:
+        return results[0]
+    median = {key: statistics.median(r[key] for r in good) for key in MEDIAN_OF}
+    median["failing"] = sorted({a for r in good for a in r["failing"]})
+    median["runs_perf"] = [r["performance"] for r in good]
+    median["runs_tbt"] = [round(r["tbt"]) for r in good]
+    return median
 
 
 def blocking_text(ms):
     return "n/a" if ms is None else f"{ms:.0f} ms"
 
 
-def lighthouse_table(site, runs):
+def lighthouse_rows(site, runs, pages=None):
     rows = []
     with browser.nginx(site) as base:
-        for page in pages_of(site):
+        for page in pages or pages_of(site):
             for preset in ("mobile", "desktop"):
                 result = median_run(base + page, preset, runs)
                 rows.append((page, preset, result))
                 print(f"  {page} {preset}: {result}", file=sys.stderr, flush=True)
-    lines = ["| page | form | perf | a11y | best pr. | SEO | transferred | TBT | FCP | LCP | render-blocking |",
+    return rows
+
+
+def lighthouse_table(rows):
+    lines = ["| page | form | perf (runs) | a11y | best pr. | SEO | transferred | TBT (runs) | FCP | LCP | render-blocking |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for page, preset, r in rows:
         if "error" in r:
             lines.append(f"| {page} | {preset} | lighthouse failed: {r['error'][:80]!r} |||||||||")
             continue
-        lines.append(f"| {page} | {preset} | {r['performance']} | {r['accessibility']} | {r['best-practices']} | "
-                     f"{r['seo']} | {r['kb']:.0f} KB | {r['tbt']:.0f} ms | {r['fcp'] / 1000:.1f} s | "
-                     f"{r['lcp'] / 1000:.1f} s | {blocking_text(r['blocking'])} |")
+        lines.append(f"| {page} | {preset} | {r['performance']:g} {r['runs_perf']} | {r['accessibility']:g} | "
+                     f"{r['best-practices']:g} | {r['seo']:g} | {r['kb']:.0f} KB | {r['tbt']:.0f} ms {r['runs_tbt']} | "
+                     f"{r['fcp'] / 1000:.1f} s | {r['lcp'] / 1000:.1f} s | {blocking_text(r['blocking'])} |")
     failing = sorted({a for _, _, r in rows for a in r.get("failing", [])})
     return lines, failing
+
+
+def ratio_lines(site_rows, baseline_rows):
+    """Site / baseline for the pages both have: bytes, TBT, FCP, LCP (lower is better), and the scores."""
+    base = {(page, preset): r for page, preset, r in baseline_rows if "error" not in r}
+    lines = ["| page | form | transferred | TBT | FCP | LCP | performance |", "|---|---|---|---|---|---|---|"]
+    for page, preset, r in site_rows:
+        b = base.get((page, preset))
+        if not b or "error" in r:
+            continue
+        ratio = lambda key: f"{r[key] / b[key]:.2f}x" if b[key] else (f"{r[key]:.0f} vs 0")
+        lines.append(f"| {page} | {preset} | {r['kb']:.0f} / {b['kb']:.0f} KB = {ratio('kb')} | "
+                     f"{r['tbt']:.0f} / {b['tbt']:.0f} ms = {ratio('tbt')} | {ratio('fcp')} | {ratio('lcp')} | "
+                     f"{r['performance']:g} vs {b['performance']:g} |")
+    return lines
 
 
 def import_seconds(modules):
@@ -167,6 +240,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=pathlib.Path, help="an already built site (its _build/html) to measure")
     parser.add_argument("--skip-make-test", action="store_true", help="do not run and time `make test`")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not build and measure the default JB1 site")
     parser.add_argument("--markdown", type=pathlib.Path, help="also write the figures to this file")
     parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page and form; the median is shown")
     args = parser.parse_args()
@@ -187,9 +261,20 @@ def main():
                       f"on 127.0.0.1; median of {args.runs} run(s) by performance score; transferred = Lighthouse "
                       f"total-byte-weight; load average at start {load:.1f} on {os.cpu_count()} cores (mobile TBT "
                       "grows with the machine's load):", ""]
-        table, failing = lighthouse_table(site, args.runs)
+        rows = lighthouse_rows(site, args.runs)
+        table, failing = lighthouse_table(rows)
         lines += table
         lines += ["", f"Lighthouse audits under 0.9 on some page: {', '.join(failing) or 'none'}", ""]
+        if not args.skip_baseline:
+            baseline_dir = pathlib.Path(tmp) / "baseline"
+            baseline_dir.mkdir()
+            start = time.monotonic()
+            baseline = build_baseline(baseline_dir)
+            baseline_rows = lighthouse_rows(baseline, args.runs, BASELINE_PAGES)
+            table, _ = lighthouse_table(baseline_rows)
+            lines += [f"Baseline: the same book as a default Jupyter Book 1 site (built in {time.monotonic() - start:.0f} "
+                      "s), same measurement:", ""] + table + ["", "This site / the baseline (median of each):", ""]
+            lines += ratio_lines(rows, baseline_rows) + [""]
     lines += test_time_and_floor(not args.skip_make_test)
     text = "\n".join(lines) + "\n"
     print(text)
