@@ -261,6 +261,8 @@ MISTAKES = {
              "        w = w - learning_rate * w.grad\n", "new tensor"),
             ("no torch.no_grad()", "def update(w, learning_rate):\n    w -= learning_rate * w.grad\n"
              "    w.grad.zero_()\n", "no_grad"),
+            ("w.data changed, without torch.no_grad()", "def update(w, learning_rate):\n"
+             "    w.data -= learning_rate * w.grad\n    w.grad.zero_()\n", "w.data"),
             ("the gradient never zeroed", "def update(w, learning_rate):\n    with torch.no_grad():\n"
              "        w -= learning_rate * w.grad\n", "zero"),
             ("up the gradient", "def update(w, learning_rate):\n    with torch.no_grad():\n"
@@ -348,6 +350,9 @@ MISTAKES = {
             ("the global model instead of the argument", "def predict(m, x_values):\n"
              "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n    with torch.no_grad():\n"
              "        return model(x).flatten().tolist()\n", "model"),
+            ("no torch.no_grad()", "def predict(model, x_values):\n"
+             "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n"
+             "    return model(x).flatten().tolist()\n", "requires grad"),
             ("float64 inputs", "def predict(model, x_values):\n"
              "    x = torch.tensor(x_values, dtype=torch.float64).reshape(-1, 1)\n    with torch.no_grad():\n"
              "        return model(x).flatten().tolist()\n", "raised"),
@@ -499,7 +504,10 @@ CORRECT = {
     "ch4-model": {
         "q1": [("unsqueeze", "X2 = X.unsqueeze(1)\nY2 = Y.unsqueeze(1)\ntorch.manual_seed(42)\nmodel = nn.Linear(1, 1)\n")],
         "q3": [("a list comprehension", "def predict(model, x_values):\n    with torch.no_grad():\n"
-                "        return [model(torch.tensor([[float(v)]])).item() for v in x_values]\n")],
+                "        return [model(torch.tensor([[float(v)]])).item() for v in x_values]\n"),
+               ("torch.inference_mode()", "def predict(model, x_values):\n"
+                "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n"
+                "    with torch.inference_mode():\n        return model(x).flatten().tolist()\n")],
     },
     "ch5-loss-curves": {
         "q1": [("plain Python", "import math\ndef diverged(loss_history):\n"
