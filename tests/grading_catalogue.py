@@ -67,15 +67,15 @@ for epoch in range(n_epochs):
     loss_history.append(l.item())
 """
 
-CH5_SWEEP = """rates = [0.01, 0.05, 0.1, 0.13, 0.14, 0.2]
-n_epochs = 50
-final_loss = {}
-stable_rates = []
-for rate in rates:
-    loss_history = train(rate, n_epochs)
-    final_loss[rate] = loss_history[-1]
-    if not diverged(loss_history):
-        stable_rates.append(rate)
+CH5_SWEEP = """def sweep(rates, n_epochs):
+    final_loss = {}
+    stable_rates = []
+    for rate in rates:
+        loss_history = train(rate, n_epochs)
+        final_loss[rate] = loss_history[-1]
+        if not diverged(loss_history):
+            stable_rates.append(rate)
+    return final_loss, stable_rates
 """
 
 CH6_VALUE = '''class Value:
@@ -261,6 +261,8 @@ MISTAKES = {
              "        w = w - learning_rate * w.grad\n", "new tensor"),
             ("no torch.no_grad()", "def update(w, learning_rate):\n    w -= learning_rate * w.grad\n"
              "    w.grad.zero_()\n", "no_grad"),
+            ("w.data changed, without torch.no_grad()", "def update(w, learning_rate):\n"
+             "    w.data -= learning_rate * w.grad\n    w.grad.zero_()\n", "w.data"),
             ("the gradient never zeroed", "def update(w, learning_rate):\n    with torch.no_grad():\n"
              "        w -= learning_rate * w.grad\n", "zero"),
             ("up the gradient", "def update(w, learning_rate):\n    with torch.no_grad():\n"
@@ -348,6 +350,9 @@ MISTAKES = {
             ("the global model instead of the argument", "def predict(m, x_values):\n"
              "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n    with torch.no_grad():\n"
              "        return model(x).flatten().tolist()\n", "model"),
+            ("no torch.no_grad()", "def predict(model, x_values):\n"
+             "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n"
+             "    return model(x).flatten().tolist()\n", "requires grad"),
             ("float64 inputs", "def predict(model, x_values):\n"
              "    x = torch.tensor(x_values, dtype=torch.float64).reshape(-1, 1)\n    with torch.no_grad():\n"
              "        return model(x).flatten().tolist()\n", "raised"),
@@ -368,12 +373,18 @@ MISTAKES = {
              "    return bool(not np.all(np.isfinite(l)) or l.max() > l[0])\n", "diverged"),
         ],
         "q2": [
-            ("a loss threshold", CH5_SWEEP.replace("    if not diverged(loss_history):\n",
-                                                    "    if loss_history[-1] < 1e6:\n"), "stable"),
-            ("all rates listed", CH5_SWEEP + "stable_rates = list(rates)\n", "stable"),
-            ("20 epochs", CH5_SWEEP.replace("n_epochs = 50", "n_epochs = 20"), "final"),
+            ("a loss threshold", CH5_SWEEP.replace("        if not diverged(loss_history):\n",
+                                                    "        if loss_history[-1] < 1e6:\n"), "stable"),
+            ("all rates listed", CH5_SWEEP.replace("return final_loss, stable_rates",
+                                                   "return final_loss, list(rates)"), "stable"),
+            ("20 epochs", CH5_SWEEP.replace("train(rate, n_epochs)", "train(rate, 20)"), "final"),
+            ("one epoch too few", CH5_SWEEP.replace("train(rate, n_epochs)", "train(rate, n_epochs - 1)"),
+             "n_epochs epochs"),
             ("the first loss recorded", CH5_SWEEP.replace("loss_history[-1]", "loss_history[0]"), "final"),
             ("the unstable rates listed", CH5_SWEEP.replace("if not diverged", "if diverged"), "stable"),
+            ("a typed-in list of stable rates", CH5_SWEEP.replace("return final_loss, stable_rates",
+                                                                  "return final_loss, [0.01, 0.05, 0.1, 0.13]"),
+             "typed in"),
         ],
         "q3": [
             ("past the stability limit", "best_rate = 0.14\n", "stability limit"),
@@ -499,12 +510,19 @@ CORRECT = {
     "ch4-model": {
         "q1": [("unsqueeze", "X2 = X.unsqueeze(1)\nY2 = Y.unsqueeze(1)\ntorch.manual_seed(42)\nmodel = nn.Linear(1, 1)\n")],
         "q3": [("a list comprehension", "def predict(model, x_values):\n    with torch.no_grad():\n"
-                "        return [model(torch.tensor([[float(v)]])).item() for v in x_values]\n")],
+                "        return [model(torch.tensor([[float(v)]])).item() for v in x_values]\n"),
+               ("torch.inference_mode()", "def predict(model, x_values):\n"
+                "    x = torch.tensor(x_values, dtype=torch.float32).reshape(-1, 1)\n"
+                "    with torch.inference_mode():\n        return model(x).flatten().tolist()\n")],
     },
     "ch5-loss-curves": {
         "q1": [("plain Python", "import math\ndef diverged(loss_history):\n"
                 "    if any(not math.isfinite(l) for l in loss_history):\n        return True\n"
                 "    return loss_history[-1] > loss_history[0]\n")],
+        "q2": [("comprehensions", "def sweep(rates, n_epochs):\n"
+                "    runs = {rate: train(rate, n_epochs) for rate in rates}\n"
+                "    final_loss = {rate: runs[rate][-1] for rate in rates}\n"
+                "    return final_loss, [rate for rate in rates if not diverged(runs[rate])]\n")],
     },
     "ch6-your-own-autograd": {
         "q2": [("an explicit stack", "def backward(output):\n    order, visited, stack = [], set(), [(output, False)]\n"

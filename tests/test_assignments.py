@@ -142,12 +142,11 @@ def diverged(loss_history):
     return loss_history[-1] > loss_history[0]
 """),
         "q2": ("stability judged by a loss threshold instead of the trend", """
-rates = [0.01, 0.05, 0.1, 0.13, 0.14, 0.2]
-n_epochs = 50
-final_loss = {}
-for rate in rates:
-    final_loss[rate] = train(rate, n_epochs)[-1]
-stable_rates = [rate for rate in rates if final_loss[rate] < 1e6]
+def sweep(rates, n_epochs):
+    final_loss = {}
+    for rate in rates:
+        final_loss[rate] = train(rate, n_epochs)[-1]
+    return final_loss, [rate for rate in rates if final_loss[rate] < 1e6]
 """),
         "q3": ("a learning rate past the stability limit", """
 best_rate = 0.14
@@ -354,9 +353,10 @@ ODD_ANSWERS = {
                "def diverged(loss_history):\n    return np.asarray(loss_history) > 0",
                'def diverged(loss_history):\n    return float("nan")',
                'def diverged(loss_history):\n    raise ZeroDivisionError("not finished")'],
-        "q2": ["final_loss = [1, 2]",
-               'final_loss = {rate: float("nan") for rate in rates}',
-               'final_loss = {rate: train(rate, 50)[-1] for rate in rates}\nstable_rates = "all"'],
+        "q2": ["sweep = [1, 2]",
+               'def sweep(rates, n_epochs):\n    return {rate: float("nan") for rate in rates}, []',
+               'def sweep(rates, n_epochs):\n    return {rate: train(rate, n_epochs)[-1] for rate in rates}, "all"',
+               'def sweep(rates, n_epochs):\n    raise KeyError("not finished")'],
         "q3": ['best_rate = "0.05"', "best_rate = [0.05]", 'best_rate = float("nan")',
                ("best_rate = ...", "best_rate is not defined yet")],
     },
