@@ -46,7 +46,8 @@ FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
 def toc_pages():
     """The book's pages in reading order, as paths of the built site (book/intro.html, ...)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in [toc] for c in part.get("chapters", [])]
+    parts = toc.get("parts", [toc])  # a toc with parts (numbered chapters) or a plain list of chapters
+    files = [toc["root"]] + [c["file"] for part in parts for c in part.get("chapters", [])]
     return [f"{pathlib.PurePosixPath(f).with_suffix('')}.html" for f in files]
 
 
