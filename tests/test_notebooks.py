@@ -100,3 +100,24 @@ def test_glued_numbers_are_the_text_the_page_shows(path):
                 raw.append(f"cell {i}: {name} = {text or '(no text/plain)'}")
     assert not raw, (f"{path}: glued values that are not text (glue them with glue_shown(name, value, spec), "
                      f"rounded as the page shows them): {raw}")
+
+
+def glued_names(path):
+    return [output["metadata"]["scrapbook"]["name"]
+            for cell in read_notebook(path)["cells"] for output in cell.get("outputs", [])
+            if output.get("metadata", {}).get("scrapbook", {}).get("name")]
+
+
+def prose_of_the_book():
+    pages = [ROOT / p for p in NOTEBOOKS] + sorted((ROOT / "book").glob("**/*.md"))
+    return "\n".join("".join(c["source"]) for p in pages if p.suffix == ".ipynb"
+                     for c in read_notebook(p.relative_to(ROOT))["cells"] if c["cell_type"] == "markdown") + \
+        "\n".join(p.read_text(encoding="utf-8") for p in pages if p.suffix == ".md")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_every_glued_number_is_shown_somewhere(path):
+    """A glued number that no page shows is a number the prose stopped using: drop it, or the glue cell grows stale."""
+    shown = set(re.findall(r"\{glue(?::\w+)?\}`([\w-]+)`", prose_of_the_book()))
+    unused = [name for name in glued_names(path) if name not in shown]
+    assert not unused, f"{path}: glued but shown on no page (remove from the glue cell): {unused}"
