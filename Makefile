@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 .PHONY: help venv book serve test notebooks clean assignments bench grade student-folder pdf
 
 help:
-	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html"
+	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html (and its PDF where Debian chromium is installed)"
 	@echo "make serve      preview the built site on http://127.0.0.1:8000"
 	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
 	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
@@ -40,8 +40,12 @@ $(INSTALLED): requirements.txt
 
 venv: $(INSTALLED)
 
+# The site links its PDF: where Debian chromium is installed, `book` prints it too (about a minute); elsewhere it says
+# how, and the site's PDF links stay dead until `make pdf`.
 book: $(INSTALLED) assignments
 	$(VENV)/bin/jupyter-book build .
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then $(PY) tools/book_pdf.py; \
+	else echo "No PDF: the site links one. apt-get install chromium chromium-driver, then make pdf."; fi
 	@echo
 	@echo "The site is in _build/html: open _build/html/index.html, or run 'make serve'."
 
