@@ -13,17 +13,33 @@ import shutil
 import sys
 import urllib.parse
 
+import yaml
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build" / "assignments"
 FORBIDDEN = ("# BEGIN SOLUTION", "# END SOLUTION", "hidden: true", "hidden=True", "BEGIN TEST CONFIG")
 
 
-def nbgitpuller_link(hub, repo_url, branch, path, interface="lab"):
-    """A JupyterHub link that clones (or updates) the repository for the student and opens `path` in it."""
+# The same interfaces, with the same URL prefixes, as the book's launch buttons (sphinx-book-theme's launch.py).
+INTERFACES = {"classic": "tree", "jupyterlab": "lab/tree"}
+
+
+def book_interface():
+    """The URL prefix of the interface the book's own launch buttons open (`launch_buttons: notebook_interface`)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return INTERFACES[(config.get("launch_buttons") or {}).get("notebook_interface", "classic")]
+
+
+def nbgitpuller_link(hub, repo_url, branch, path, prefix=None):
+    """A JupyterHub link that clones (or updates) the repository for the student and opens `path` in it.
+
+    Written as Jupyter Book 1 writes its JupyterHub launch button (the same parameters, order and encoding), so that
+    the chapter pages' button and the student folder's links open the same way."""
+    prefix = book_interface() if prefix is None else prefix
     folder = repo_url.rstrip("/").rsplit("/", 1)[-1]
-    query = urllib.parse.urlencode({"repo": repo_url, "branch": branch,
-                                    "urlpath": f"{interface}/tree/{folder}/{path}"})
-    return f"{hub.rstrip('/')}/hub/user-redirect/git-pull?{query}"
+    query = urllib.parse.urlencode({"repo": repo_url, "urlpath": f"{prefix}/{folder}/{path}", "branch": branch},
+                                   safe="/")
+    return f"{hub.strip('/')}/hub/user-redirect/git-pull?{query}"
 
 
 def export(out, repo, hub, branch):
@@ -42,11 +58,11 @@ def export(out, repo, hub, branch):
         shutil.copyfile(path, out / path.name)
     shutil.copytree(ROOT / "binder", out / "binder")
     repo_url = f"https://github.com/{repo}"
-    rows = []
+    rows, prefix = [], book_interface()
     for path in notebooks:
         colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path.name}"
-        binder = f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{path.name}"
-        hub_link = nbgitpuller_link(hub, repo_url, branch, path.name)
+        binder = f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath={prefix}/{path.name}"
+        hub_link = nbgitpuller_link(hub, repo_url, branch, path.name, prefix)
         rows.append(f"| {path.stem} | [JupyterHub]({hub_link}) | [Colab]({colab}) | [Binder]({binder}) |")
     (out / "README.md").write_text(
         "# Assignments: Gradient descent, by hand and then with PyTorch\n\n"

@@ -193,6 +193,25 @@ def gradient(body):
     return f"def gradient(x, y, y_pred):\n    return {body}\n"
 
 
+def rates(one_step, limit):
+    """Chapter 1's question 3: the two functions of the inputs x."""
+    return f"def lr_one_step(x):\n    return {one_step}\n\n\ndef lr_limit(x):\n    return {limit}\n"
+
+
+def sum_rates(rate, limit):
+    """Chapter 3's question 3: the two functions for the summed loss."""
+    return (f"def lr_for_sum(learning_rate, x):\n    return {rate}\n\n\n"
+            f"def limit_for_sum(x):\n    return {limit}\n")
+
+
+def best(body):
+    return f"def best_rate(rates):\n    return {body}\n"
+
+
+ONE_STEP, LIMIT = "1 / (2 * np.mean(x ** 2))", "1 / np.mean(x ** 2)"
+FOR_SUM, SUM_LIMIT = "learning_rate / len(x)", "1 / float((x ** 2).sum())"
+
+
 MISTAKES = {
     "ch1-by-hand": {
         "q1": [
@@ -231,12 +250,21 @@ MISTAKES = {
              "loss_history = [30 * 0.85 ** (2 * k) for k in range(10)]\n", "should record 10 values"),
         ],
         "q3": [
-            ("the two rates swapped", "lr_one_step = 2 / 15\nlr_limit = 1 / 15\n", "lr_one_step"),
-            ("the limit taken as twice the one-step rate, doubled again", "lr_one_step = 1 / 15\nlr_limit = 4 / 15\n",
-             "lr_limit"),
-            ("a gradient of 30 (w - 2) assumed", "lr_one_step = 1 / 30\nlr_limit = 2 / 30\n", "lr_one_step"),
-            ("the limit equal to the one-step rate", "lr_one_step = 1 / 15\nlr_limit = 1 / 15\n", "lr_limit"),
-            ("the limit taken as 1", "lr_one_step = 1 / 15\nlr_limit = 1\n", "lr_limit"),
+            ("the two rates swapped", rates(LIMIT, ONE_STEP), "twice the one-step rate"),
+            ("numbers typed in for the course data, no functions", "lr_one_step = 1 / 15\nlr_limit = 2 / 15\n",
+             "a number typed in"),
+            ("functions that return the course data's numbers", rates("1 / 15", "2 / 15"), "the course data's 1/15"),
+            ("the global X instead of the argument", rates("1 / (2 * np.mean(X ** 2))", "1 / np.mean(X ** 2)"),
+             "compute the rate from x"),
+            ("the factor 2 of the square's derivative left out", rates("1 / np.mean(x ** 2)", "2 / np.mean(x ** 2)"),
+             "the 2 of the square's derivative"),
+            ("the sum of the squares instead of their mean", rates("1 / (2 * np.sum(x ** 2))", "1 / np.sum(x ** 2)"),
+             "it sums the x_i^2"),
+            ("the square of the mean instead of the mean of the squares",
+             rates("1 / (2 * np.mean(x) ** 2)", "1 / np.mean(x) ** 2"), "square of the mean"),
+            ("the limit equal to the one-step rate", rates(ONE_STEP, ONE_STEP), "diverges only once"),
+            ("the limit taken as twice the one-step rate, doubled again", rates(ONE_STEP, f"4 * {ONE_STEP}"),
+             "twice the limit"),
         ],
     },
     "ch2-autograd": {
@@ -310,11 +338,19 @@ MISTAKES = {
                                                                  "w_history.append(l.item())"), "w"),
         ],
         "q3": [
-            ("multiplied by 4", "lr_for_sum = 0.01 * 4\nlimit_for_sum = 2 / 15 * 4\n", "lr_for_sum"),
-            ("the mean's rates kept", "lr_for_sum = 0.01\nlimit_for_sum = 2 / 15\n", "lr_for_sum"),
-            ("only the rate divided", "lr_for_sum = 0.01 / 4\nlimit_for_sum = 2 / 15\n", "limit_for_sum"),
-            ("divided by 2", "lr_for_sum = 0.01 / 2\nlimit_for_sum = 2 / 15 / 2\n", "lr_for_sum"),
-            ("the limit divided by 16", "lr_for_sum = 0.01 / 4\nlimit_for_sum = 2 / 15 / 16\n", "limit_for_sum"),
+            ("numbers typed in for the course data, no functions",
+             "lr_for_sum = 0.01 / 4\nlimit_for_sum = 2 / 15 / 4\n", "a number typed in"),
+            ("the rate multiplied by N instead of divided", sum_rates("learning_rate * len(x)", SUM_LIMIT),
+             "times the mean's rate"),
+            ("the mean's rate kept", sum_rates("learning_rate", SUM_LIMIT), "the mean's own rate"),
+            ("divided by 4, the course's number of points", sum_rates("learning_rate / 4", SUM_LIMIT),
+             "divide by len(x)"),
+            ("the mean's limit kept", sum_rates(FOR_SUM, "1 / float((x ** 2).mean())"), "the mean loss's limit"),
+            ("the course's limit divided by N", sum_rates(FOR_SUM, "2 / 15 / len(x)"), "depends on the data"),
+            ("the 2 of the square's derivative left out", sum_rates(FOR_SUM, "2 / float((x ** 2).sum())"),
+             "twice the limit"),
+            ("the limit divided by N once more", sum_rates(FOR_SUM, "1 / float((x ** 2).sum()) / len(x)"),
+             "times too small"),
         ],
     },
     "ch4-model": {
@@ -387,11 +423,18 @@ MISTAKES = {
              "typed in"),
         ],
         "q3": [
-            ("past the stability limit", "best_rate = 0.14\n", "stability limit"),
-            ("the largest rate", "best_rate = 0.2\n", "best_rate"),
-            ("the smallest rate", "best_rate = 0.01\n", "best_rate"),
-            ("the edge of stability", "best_rate = 0.13\n", "best_rate"),
-            ("0.1", "best_rate = 0.1\n", "best_rate"),
+            ("a number typed in, no function", "best_rate = 0.05\n", "a number typed in"),
+            ("the course's answer for every list", best("0.05"), "not one of the rates it was given"),
+            ("the largest rate", best("max(rates)"), "stability limit"),
+            ("the largest stable rate", best("max(rate for rate in rates if rate < 2 / 15)"),
+             "|1 - 15 lr| is smallest"),
+            ("the factor without its absolute value", best("min(rates, key=lambda rate: 1 - 15 * rate)"),
+             "stability limit"),
+            ("never overshoot: the largest rate up to 1/15", best("max(rate for rate in rates if rate <= 1 / 15)"),
+             "overshoot"),
+            ("the first losses compared", best("min(rates, key=lambda rate: train(rate, 10)[0])"),
+             "|1 - 15 lr| is smallest"),
+            ("the smallest rate", best("min(rates)"), "|1 - 15 lr| is smallest"),
         ],
     },
     "ch6-your-own-autograd": {
@@ -487,8 +530,11 @@ CORRECT = {
                ("floats appended", CH1_LOOP.replace("w_history.append(w)", "w_history.append(float(w))")),
                ("a while loop", CH1_LOOP.replace("    for epoch in range(n_epochs):\n",
                                                  "    epoch = 0\n    while epoch < n_epochs:\n        epoch += 1\n"))],
-        "q3": [("numpy scalars", "lr_one_step = 1 / (2 * np.mean(X ** 2))\nlr_limit = 2 * lr_one_step\n"),
-               ("decimals", "lr_one_step = 0.0667\nlr_limit = 0.1333\n")],
+        "q3": [("numpy scalars from float32 inputs", rates(ONE_STEP, "2 * lr_one_step(x)")),
+               ("a sum over the length, Python floats", rates("len(x) / (2 * float(np.sum(x ** 2)))",
+                                                             "float(len(x) / np.dot(x, x))")),
+               ("lambdas and a helper", "def curvature(x):\n    return 2 * (x ** 2).mean()\n\n\n"
+                "lr_one_step = lambda x: 1 / curvature(x)\nlr_limit = lambda x: 2 / curvature(x)\n")],
     },
     "ch2-autograd": {
         "q1": [("the gradient as a float", "def autograd_gradient(w_value):\n"
@@ -501,13 +547,32 @@ CORRECT = {
         "q3": [("w.grad = None", CH2_TRAIN.replace("w.grad.zero_()", "w.grad = None"))],
     },
     "ch3-loss-and-optimizer": {
+        "q1": [("keywords, an explicit mean and zero momentum", "w = torch.tensor(0.0, requires_grad=True)\n"
+                "learning_rate = 0.01\nloss = torch.nn.MSELoss(reduction='mean')\n"
+                "optimizer = torch.optim.SGD(params=[w], lr=learning_rate, momentum=0.0)\n"),
+               ("a parameter group, the rate passed by position", "w = torch.tensor(0.0, requires_grad=True)\n"
+                "learning_rate = 0.01\nfrom torch import optim\nloss = nn.MSELoss()\n"
+                "optimizer = optim.SGD([{'params': [w]}], learning_rate)\n")],
         "q2": [("zero_grad after step", CH3_TRAIN.replace("        optimizer.zero_grad()\n        l.backward()\n"
                                                           "        optimizer.step()\n",
                                                           "        l.backward()\n        optimizer.step()\n"
                                                           "        optimizer.zero_grad()\n"))],
-        "q3": [("decimals", "lr_for_sum = 0.0025\nlimit_for_sum = 1 / 30\n")],
+        "q3": [("x.numel() and a 0-d tensor", sum_rates("learning_rate / x.numel()", "1 / (x ** 2).sum()")),
+               ("through the mean's limit", sum_rates("learning_rate / x.shape[0]",
+                                                     "2 / (2 * (x ** 2).mean()) / len(x)"))],
     },
     "ch4-model": {
+        "q2": [("model.zero_grad(), float(l)", CH4_LOOP.replace("optimizer.zero_grad()", "model.zero_grad()")
+                .replace("loss_history.append(l.item())", "loss_history.append(float(l))")),
+               ("zero_grad after step, the prediction inline",
+                CH4_LOOP.replace("    y_pred = model(X2)\n    l = loss(y_pred, Y2)\n    optimizer.zero_grad()\n"
+                                 "    l.backward()\n    optimizer.step()\n",
+                                 "    l = loss(model(X2), Y2)\n    l.backward()\n    optimizer.step()\n"
+                                 "    optimizer.zero_grad(set_to_none=True)\n")),
+               ("a while loop, the loss detached", CH4_LOOP.replace("for epoch in range(n_epochs):\n",
+                                                                    "epoch = 0\nwhile epoch < n_epochs:\n"
+                                                                    "    epoch += 1\n")
+                .replace("l.item()", "l.detach().item()"))],
         "q1": [("unsqueeze", "X2 = X.unsqueeze(1)\nY2 = Y.unsqueeze(1)\ntorch.manual_seed(42)\nmodel = nn.Linear(1, 1)\n")],
         "q3": [("a list comprehension", "def predict(model, x_values):\n    with torch.no_grad():\n"
                 "        return [model(torch.tensor([[float(v)]])).item() for v in x_values]\n"),
@@ -522,9 +587,35 @@ CORRECT = {
         "q2": [("comprehensions", "def sweep(rates, n_epochs):\n"
                 "    runs = {rate: train(rate, n_epochs) for rate in rates}\n"
                 "    final_loss = {rate: runs[rate][-1] for rate in rates}\n"
-                "    return final_loss, [rate for rate in rates if not diverged(runs[rate])]\n")],
+                "    return final_loss, [rate for rate in rates if not diverged(runs[rate])]\n"),
+               ("numpy floats, zip and a filter", "def sweep(rates, n_epochs):\n"
+                "    histories = [np.asarray(train(rate, n_epochs)) for rate in rates]\n"
+                "    final_loss = dict(zip(rates, (h[-1] for h in histories)))\n"
+                "    stable_rates = [r for r, h in zip(rates, histories) if not diverged(h)]\n"
+                "    return final_loss, stable_rates\n")],
+        "q3": [("by running train", best("min(rates, key=lambda rate: train(rate, 10)[-1])")),
+               ("the rate closest to 1/15", best("min(rates, key=lambda rate: abs(rate - 1 / 15))")),
+               ("a loop, numpy factors", "def best_rate(rates):\n    chosen, smallest = None, np.inf\n"
+                "    for rate in rates:\n        factor = np.abs(1 - 15 * np.float32(rate))\n"
+                "        if factor < smallest:\n            chosen, smallest = rate, factor\n    return chosen\n")],
     },
     "ch6-your-own-autograd": {
+        "q1": [("grad = grad + ..., the factors named", CH6_VALUE.replace(
+                    CH6_MUL, "            a, b = self.data, other.data\n"
+                             "            self.grad = self.grad + b * out.grad\n"
+                             "            other.grad = other.grad + a * out.grad")),
+               ("out.grad first, the other order", CH6_VALUE.replace(
+                   CH6_MUL, "            other.grad += out.grad * self.data\n"
+                            "            self.grad += out.grad * other.data"))],
+        "q3": [("float() and w.grad = 0.0", CH6_STEP.replace("    gradient = w.grad\n", "    gradient = float(w.grad)\n")
+                .replace("    w.data -= learning_rate * w.grad\n    w.zero_grad()\n",
+                         "    w.data = w.data - learning_rate * gradient\n    w.grad = 0.0\n")),
+               ("zeroed first, as optimizer.zero_grad() is", CH6_STEP.replace("    w.zero_grad()\n", "").replace(
+                   "    y_pred = [forward(x, w) for x in X]\n",
+                   "    w.zero_grad()\n    y_pred = [forward(x, w) for x in X]\n")),
+               ("a loop for the predictions", CH6_STEP.replace(
+                   "    y_pred = [forward(x, w) for x in X]\n",
+                   "    y_pred = []\n    for x in X:\n        y_pred.append(forward(x, w))\n"))],
         "q2": [("an explicit stack", "def backward(output):\n    order, visited, stack = [], set(), [(output, False)]\n"
                 "    while stack:\n        node, done = stack.pop()\n        if done:\n            order.append(node)\n"
                 "        elif node not in visited:\n            visited.add(node)\n            stack.append((node, True))\n"
@@ -533,6 +624,25 @@ CORRECT = {
                 "Value.backward = backward\n")],
     },
     "ch7-minibatches": {
+        "q1": [("torch.std_mean", "train_std, train_mean = torch.std_mean(X_train_raw, dim=0)\n"
+                "X_train = (X_train_raw - train_mean) / train_std\nX_val = (X_val_raw - train_mean) / train_std\n"),
+               ("numpy's std (correction 0), positional dims", "train_mean = X_train_raw.mean(0)\n"
+                "train_std = X_train_raw.std(0, correction=0)\n"
+                "X_train = (X_train_raw - train_mean) / train_std\nX_val = (X_val_raw - train_mean) / train_std\n"),
+               ("keepdim statistics, then squeezed", "train_mean = X_train_raw.mean(dim=0, keepdim=True)\n"
+                "train_std = X_train_raw.std(dim=0, keepdim=True)\n"
+                "X_train = (X_train_raw - train_mean) / train_std\nX_val = (X_val_raw - train_mean) / train_std\n"
+                "train_mean, train_std = train_mean.squeeze(0), train_std.squeeze(0)\n")],
+        "q3": [("enumerate, eval mode and inference_mode", CH7_TRAIN.replace(
+                    "        for x_batch, y_batch in loader:\n", "        for i, (x_batch, y_batch) in enumerate(loader):\n")
+                .replace("        with torch.no_grad():\n            val_losses.append(loss(model(X_val), Y_val).item())\n",
+                         "        model.eval()\n        with torch.inference_mode():\n"
+                         "            val_losses.append(float(loss(model(X_val), Y_val)))\n        model.train()\n")),
+               ("zero_grad after step, the loader made by keyword", CH7_TRAIN.replace(
+                   "            optimizer.zero_grad()\n            l.backward()\n            optimizer.step()\n",
+                   "            l.backward()\n            optimizer.step()\n            optimizer.zero_grad()\n")
+                .replace("DataLoader(TensorDataset(X_train, Y_train), batch_size=batch_size,",
+                         "DataLoader(dataset=TensorDataset(X_train, Y_train), batch_size=batch_size,"))],
         "q2": [("negative floor division", "def iterations_per_epoch(n_examples, batch_size):\n"
                 "    return -(-n_examples // batch_size)\n")],
     },

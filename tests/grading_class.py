@@ -31,7 +31,8 @@ SOLUTIONS_CH1 = {
 
 w_history, loss_history = train(0.01, 10)
 """,
-    "q3": "lr_one_step = 1 / 15\nlr_limit = 2 / 15\n",
+    "q3": "def lr_one_step(x):\n    return 1 / (2 * np.mean(x ** 2))\n\n\n"
+          "def lr_limit(x):\n    return 1 / np.mean(x ** 2)\n",
 }
 
 # Tricks: each is a cell put first in an otherwise blank (or solved) notebook.
@@ -117,13 +118,15 @@ MISTAKES_CH1 = {
     "sum-not-mean": {"q1": "def gradient(x, y, y_pred):\n    return np.sum(2 * x * (y_pred - y))\n"},
     "wrong-sign": {"q2": SOLUTIONS_CH1["q2"].replace("w -= learning_rate", "w += learning_rate")},
     "globals-not-arguments": {"q1": "def gradient(x, y, y_pred):\n    return np.mean(2 * X * (y_pred - Y))\n"},
-    "rates-swapped": {"q3": "lr_one_step = 2 / 15\nlr_limit = 1 / 15\n"},
+    "rates-swapped": {"q3": "def lr_one_step(x):\n    return 1 / np.mean(x ** 2)\n\n\n"
+                            "def lr_limit(x):\n    return 1 / (2 * np.mean(x ** 2))\n"},
     "loss-after-update": {"q2": SOLUTIONS_CH1["q2"].replace(
         "        loss_history.append(l)\n", "        loss_history.append(loss(forward(X, w), Y))\n")},
     "one-epoch-short": {"q2": SOLUTIONS_CH1["q2"].replace("range(n_epochs)", "range(n_epochs - 1)")},
 }
 CORRECT_CH1 = {
-    "numpy-scalars": {"q3": "lr_one_step = 1 / (2 * np.mean(X ** 2))\nlr_limit = 2 * lr_one_step\n",
+    "numpy-scalars": {"q3": "def lr_one_step(x):\n    return 1 / (2 * np.mean(x ** 2))\n\n\n"
+                            "lr_limit = lambda x: 2 * lr_one_step(x)\n",
                       "q1": "def gradient(x, y, y_pred):\n    return (2 * x * (y_pred - y)).mean()\n"},
     "written-differently": {"q1": "def gradient(x, y, y_pred):\n    n = len(x)\n    return 2 / n * np.dot(x, y_pred - y)\n"},
 }

@@ -21,258 +21,46 @@ import pytest
 
 from conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "tests"))
+import grading_catalogue  # noqa: E402
+
 MASTERS = sorted((ROOT / "assignments").glob("ch*.ipynb"))
 NAMES = [path.stem for path in MASTERS]
 OTTER = pathlib.Path(sys.executable).with_name("otter")
 WORKERS = min(2, os.cpu_count() or 1)
 
-# One typical wrong answer per question; each replaces the question's whole answer cell and does not lean on another
-# question's answer, so that all of a chapter's wrong answers fit in one submission and each is judged on its own.
-# An optional third item is a phrase the grading's messages must contain (the diagnosis the student should read).
-WRONG_ANSWERS = {
-    "ch1-by-hand": {
-        "q1": ("the sum instead of the mean (np.dot already sums)", """
-def gradient(x, y, y_pred):
-    return np.dot(2 * x, y_pred - y).mean()
-""", "it sums over the data points instead of taking the mean"),
-        "q2": ("the wrong sign of the update", """
-def train(learning_rate, n_epochs):
-    w = 0.0
-    w_history = []
-    loss_history = []
-    for epoch in range(n_epochs):
-        y_pred = forward(X, w)
-        l = loss(y_pred, Y)
-        dw = np.mean(2 * X * (y_pred - Y))
-        w += learning_rate * dw
-        w_history.append(w)
-        loss_history.append(l)
-    return w_history, loss_history
-
-
-w_history, loss_history = train(0.01, 10)
-"""),
-        "q3": ("the one-step rate and the stability limit swapped", """
-lr_one_step = 2 / 15
-lr_limit = 1 / 15
-"""),
-    },
-    "ch2-autograd": {
-        "q1": ("w made without requires_grad, so backward() raises", """
-def autograd_gradient(w_value):
-    w = torch.tensor(w_value)
-    l = loss(forward(X, w), Y)
-    l.backward()
-    return w.grad.item()
-"""),
-        "q2": ("an update that rebinds w instead of updating it in place", """
-def update(w, learning_rate):
-    with torch.no_grad():
-        w = w - learning_rate * w.grad
-"""),
-        "q3": ("a missing w.grad.zero_()", """
-def train(learning_rate, n_epochs):
-    w = torch.tensor(0.0, requires_grad=True)
-    w_history = []
-    for epoch in range(n_epochs):
-        l = loss(forward(X, w), Y)
-        l.backward()
-        with torch.no_grad():
-            w -= learning_rate * w.grad
-        w_history.append(w.item())
-    return w_history
-"""),
-    },
-    "ch3-loss-and-optimizer": {
-        "q1": ("a summed loss, nn.MSELoss(reduction='sum')", """
-w = torch.tensor(0.0, requires_grad=True)
-learning_rate = 0.01
-loss = nn.MSELoss(reduction="sum")
-optimizer = torch.optim.SGD([w], lr=learning_rate)
-"""),
-        "q2": ("a missing optimizer.zero_grad()", """
-def train(learning_rate, n_epochs):
-    w = torch.tensor(0.0, requires_grad=True)
-    loss = nn.MSELoss()
-    optimizer = torch.optim.SGD([w], lr=learning_rate)
-    w_history = []
-    for epoch in range(n_epochs):
-        l = loss(forward(X, w), Y)
-        l.backward()
-        optimizer.step()
-        w_history.append(w.item())
-    return w_history
-"""),
-        "q3": ("the learning rate multiplied by 4 instead of divided", """
-lr_for_sum = 0.01 * 4
-limit_for_sum = 2 / 15 * 4
-"""),
-    },
-    "ch4-model": {
-        "q1": ("nn.Linear(4, 1): the 4 data points taken for 4 features", """
-X2 = X.reshape(-1, 1)
-Y2 = Y.reshape(-1, 1)
-torch.manual_seed(42)
-model = nn.Linear(4, 1)
-"""),
-        "q2": ("a target of shape (4,) against predictions of shape (4, 1)", """
-torch.manual_seed(42)
-model = nn.Linear(1, 1)
-learning_rate = 0.05
-n_epochs = 500
-loss = nn.MSELoss()
-optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-loss_history = []
-for epoch in range(n_epochs):
-    l = loss(model(X2), Y)
-    optimizer.zero_grad()
-    l.backward()
-    optimizer.step()
-    loss_history.append(l.item())
-"""),
-        "q3": ("a 1-D input of shape (N,) given to nn.Linear", """
-def predict(model, x_values):
-    with torch.no_grad():
-        return model(torch.tensor(x_values)).tolist()
-"""),
-    },
-    "ch5-loss-curves": {
-        "q1": ("a divergence test blind to nan", """
-def diverged(loss_history):
-    return loss_history[-1] > loss_history[0]
-"""),
-        "q2": ("stability judged by a loss threshold instead of the trend", """
-def sweep(rates, n_epochs):
-    final_loss = {}
-    for rate in rates:
-        final_loss[rate] = train(rate, n_epochs)[-1]
-    return final_loss, [rate for rate in rates if final_loss[rate] < 1e6]
-"""),
-        "q3": ("a learning rate past the stability limit", """
-best_rate = 0.14
-"""),
-    },
-    "ch6-your-own-autograd": {
-        "q1": ("= instead of += in the product's _backward, so a reused input keeps only the last contribution", """
-class Value:
-    def __init__(self, data, children=(), op=""):
-        self.data = data
-        self.grad = 0.0
-        self._children = children
-        self._op = op
-        self._backward = lambda: None
-
-    def __add__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
-        out = Value(self.data + other.data, (self, other), "+")
-
-        def _backward():
-            self.grad += out.grad
-            other.grad += out.grad
-        out._backward = _backward
-        return out
-
-    def __mul__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
-        out = Value(self.data * other.data, (self, other), "*")
-
-        def _backward():
-            self.grad = other.data * out.grad
-            other.grad = self.data * out.grad
-        out._backward = _backward
-        return out
-
-    def __pow__(self, exponent):
-        out = Value(self.data ** exponent, (self,), f"**{exponent}")
-
-        def _backward():
-            self.grad += exponent * self.data ** (exponent - 1) * out.grad
-        out._backward = _backward
-        return out
-
-    def __neg__(self):
-        return self * -1
-
-    def __sub__(self, other):
-        return self + (-other)
-
-    def __truediv__(self, other):
-        return self * other ** -1
-
-    def __radd__(self, other):
-        return self + other
-
-    def __rsub__(self, other):
-        return other + (-self)
-
-    def __rmul__(self, other):
-        return self * other
-
-    def zero_grad(self):
-        self.grad = 0.0
-"""),
-        "q2": ("the topological order walked forwards (creation order), not reversed", """
-def backward(output):
-    order = []
-    visited = set()
-
-    def visit(node):
-        if node not in visited:
-            visited.add(node)
-            for child in node._children:
-                visit(child)
-            order.append(node)
-    visit(output)
-    output.grad = 1.0
-    for node in order:
-        node._backward()
-
-
-Value.backward = backward
-"""),
-        "q3": ("a missing w.zero_grad()", """
-def train_step(w, learning_rate):
-    y_pred = [forward(x, w) for x in X]
-    l = loss(y_pred, Y)
-    l.backward()
-    gradient = w.grad
-    w.data -= learning_rate * w.grad
-    return l.data, gradient
-"""),
-    },
-    "ch7-minibatches": {
-        "q1": ("the mean and standard deviation of the whole data set, not of the training set", """
-train_mean = features.mean(dim=0)
-train_std = features.std(dim=0)
-X_train = (X_train_raw - train_mean) / train_std
-X_val = (X_val_raw - train_mean) / train_std
-"""),
-        "q2": ("rounding down, which drops the last, smaller batch", """
-def iterations_per_epoch(n_examples, batch_size):
-    return n_examples // batch_size
-"""),
-        "q3": ("a missing optimizer.zero_grad()", """
-def train(X_train, Y_train, X_val, Y_val, batch_size, n_epochs, learning_rate):
-    torch.manual_seed(0)
-    model = nn.Linear(X_train.shape[1], 1)
-    loss = nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-    batch_losses = []
-    val_losses = []
-    loader = DataLoader(TensorDataset(X_train, Y_train), batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
-    for epoch in range(n_epochs):
-        for x_batch, y_batch in loader:
-            l = loss(model(x_batch), y_batch)
-            l.backward()
-            optimizer.step()
-            batch_losses.append(l.item())
-        with torch.no_grad():
-            val_losses.append(loss(model(X_val), Y_val).item())
-    return model, batch_losses, val_losses
-"""),
-    },
+# One typical wrong answer per question, taken from the mistake catalogue (tests/grading_catalogue.py, one source):
+# (question, the catalogue's label, whether its phrase is checked here too). All of a chapter's wrong answers go into
+# one submission, graded by `otter run`; where a wrong answer's code calls another question's answer (ch1's loop calls
+# the gradient of q1, ch6's step the engine of q1 and q2), the other wrong answer changes what the test sees, so only
+# the loss of points is checked there, not the phrase (the catalogue checks it, each mistake alone).
+TYPICAL_MISTAKES = {
+    "ch1-by-hand": [("q1", "the sum instead of the mean", True), ("q2", "the update goes up the gradient", False),
+                    ("q3", "the two rates swapped", True)],
+    "ch2-autograd": [("q1", "w made without requires_grad", True), ("q2", "w = w - ..., which rebinds w", True),
+                     ("q3", "a missing w.grad.zero_()", True)],
+    "ch3-loss-and-optimizer": [("q1", "reduction='sum'", True), ("q2", "a missing optimizer.zero_grad()", True),
+                               ("q3", "the rate multiplied by N instead of divided", True)],
+    "ch4-model": [("q1", "nn.Linear(4, 1)", True), ("q2", "a target of shape (4,)", True), ("q3", "a 1-D input", True)],
+    "ch5-loss-curves": [("q1", "blind to nan", True), ("q2", "a loss threshold", True), ("q3", "the largest rate", True)],
+    "ch6-your-own-autograd": [("q1", "= instead of +=", True), ("q2", "the order walked forwards", False),
+                              ("q3", "a missing w.zero_grad()", False)],
+    "ch7-minibatches": [("q1", "the whole data set's statistics", True), ("q2", "rounding down", True),
+                        ("q3", "a missing optimizer.zero_grad()", True)],
 }
+
+
+def typical_wrong_answers():
+    """{assignment: {question: (label, answer cell, phrase or nothing)}}, from the catalogue's entries named above."""
+    found = {}
+    for name, picks in TYPICAL_MISTAKES.items():
+        for question, label, check_phrase in picks:
+            (entry,) = [e for e in grading_catalogue.MISTAKES[name][question] if e[0] == label]
+            found.setdefault(name, {})[question] = entry if check_phrase else entry[:2]
+    return found
+
+
+WRONG_ANSWERS = typical_wrong_answers()
 
 # Odd answers: the wrong type, the wrong shape, nan, an exception, the `...` placeholder left in. grader.check must
 # answer each with an assertion message of ours (plain words), not an exception from inside a test. An entry may be
@@ -288,10 +76,13 @@ ODD_ANSWERS = {
                "w_history = [[0.3]] * 10\nloss_history = [[30.0]] * 10",
                'w_history = [float("nan")] * 10\nloss_history = [float("nan")] * 10',
                "w_history = None"],
-        "q3": ['lr_one_step = "1/15"\nlr_limit = 2 / 15',
-               "lr_one_step = 1 / 15\nlr_limit = np.array([0.1, 0.2])",
-               'lr_one_step = float("nan")\nlr_limit = 2 / 15',
-               ("lr_one_step = ...\nlr_limit = 2 / 15", "lr_one_step is not defined yet")],
+        "q3": ['lr_one_step = "1/15"\nlr_limit = lambda x: 2 / 15',
+               "lr_one_step = lambda x: 1 / 15\nlr_limit = lambda x: np.array([0.1, 0.2])",
+               'lr_one_step = lambda x: float("nan")\nlr_limit = lambda x: 2 / 15',
+               'def lr_one_step(x):\n    raise ValueError("not finished")\nlr_limit = lambda x: 2 / 15',
+               ("lr_one_step = 1 / 15\nlr_limit = 2 / 15", "a number typed in fits the course data only"),
+               ("lr_one_step = ...\nlr_limit = ...", "lr_one_step is not defined yet"),
+               ("def lr_one_step(x):\n    ...\ndef lr_limit(x):\n    ...", "lr_one_step(X) returned None")],
     },
     "ch2-autograd": {
         "q1": ["autograd_gradient = 3",
@@ -330,9 +121,11 @@ ODD_ANSWERS = {
                "def train(learning_rate, n_epochs):\n    return [[0.3]] * n_epochs",
                'def train(learning_rate, n_epochs):\n    return [float("nan")] * n_epochs',
                'def train(learning_rate, n_epochs):\n    raise RuntimeError("not finished")'],
-        "q3": ['lr_for_sum = "0.0025"\nlimit_for_sum = 1 / 30',
-               "lr_for_sum = [0.0025]\nlimit_for_sum = 1 / 30",
-               'lr_for_sum = 0.0025\nlimit_for_sum = float("nan")'],
+        "q3": ['lr_for_sum = "0.0025"\nlimit_for_sum = lambda x: 1 / 30',
+               "lr_for_sum = lambda rate, x: [0.0025]\nlimit_for_sum = lambda x: 1 / 30",
+               'lr_for_sum = lambda rate, x: rate / 4\nlimit_for_sum = lambda x: float("nan")',
+               'lr_for_sum = lambda rate, x: rate / 4\nlimit_for_sum = lambda x: x / 30',
+               ("lr_for_sum = 0.0025\nlimit_for_sum = 1 / 30", "a number typed in fits the course data only")],
     },
     "ch4-model": {
         "q1": ["X2 = X.tolist()",
@@ -357,7 +150,10 @@ ODD_ANSWERS = {
                'def sweep(rates, n_epochs):\n    return {rate: float("nan") for rate in rates}, []',
                'def sweep(rates, n_epochs):\n    return {rate: train(rate, n_epochs)[-1] for rate in rates}, "all"',
                'def sweep(rates, n_epochs):\n    raise KeyError("not finished")'],
-        "q3": ['best_rate = "0.05"', "best_rate = [0.05]", 'best_rate = float("nan")',
+        "q3": ['best_rate = "0.05"', "best_rate = lambda rates: [0.05]", 'best_rate = lambda rates: float("nan")',
+               'def best_rate(rates):\n    raise IndexError("not finished")',
+               ("best_rate = 0.05", "a number typed in fits the course's list only"),
+               ("def best_rate(rates):\n    ...", "best_rate(rates) returned None"),
                ("best_rate = ...", "best_rate is not defined yet")],
     },
     "ch6-your-own-autograd": {
@@ -553,7 +349,7 @@ def test_each_typical_wrong_answer_loses_points(assignments, name):
     scores = assignments[name]["wrong"]
     for question, (mistake, _, *phrase) in WRONG_ANSWERS[name].items():
         score, max_score, output = scores[question]
-        assert not phrase or phrase[0] in output, (
+        assert not phrase or phrase[0].lower() in output.lower(), (
             f"{name} {question}: '{mistake}' is not diagnosed as such; expected {phrase[0]!r} in:\n{output}")
         assert score < max_score, f"{name} {question}: '{mistake}' still scores full marks ({score}/{max_score})"
         errors = set(re.findall(r"^\s*(\w+): ", output, flags=re.M)) - {"AssertionError"}

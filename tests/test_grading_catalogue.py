@@ -3,7 +3,7 @@
 For each assignment one sandbox runs the solutions; then each catalogued answer replaces its question's answer, the
 question's tests (public and hidden, from the autograder zip) run against it, and the solutions' answers are put
 back. Every mistake must lose points on its question with a message naming its cause; every correct variant must
-keep full marks; every question has at least five mistakes.
+keep full marks; every question has at least five mistakes and at least one correct variant.
 """
 import importlib.util
 import re
@@ -90,6 +90,13 @@ def test_every_question_has_five_mistakes(name):
     questions = grading_catalogue.MISTAKES[name]
     assert len(questions) >= 3 and all(len(items) >= 5 for items in questions.values()), (
         f"{name}: mistakes per question {({q: len(v) for q, v in questions.items()})}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_question_has_a_correct_variant(name):
+    questions = sorted(grading_catalogue.MISTAKES[name])
+    missing = [q for q in questions if not grading_catalogue.CORRECT.get(name, {}).get(q)]
+    assert not missing, f"{name}: no correct answer written differently for {missing}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -114,7 +114,9 @@ class Sandbox:
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="gd-grade-root-"))
         shutil.copyfile(notebook_path, self.stage / "submission.ipynb")
         shutil.copyfile(HERE / "sandbox.py", self.stage / "sandbox.py")
-        python = sys.executable
+        # The venv's own bin folder, resolved (a venv reached through a symlinked folder is bound under its real
+        # path), but not the python link in it, which leads out of the venv.
+        python = str(pathlib.Path(sys.executable).parent.resolve() / pathlib.Path(sys.executable).name)
         memory = memory_mb * 2 ** 20
         cpu = max(1, int(timeout * 2) + 5)
         if isolated:
