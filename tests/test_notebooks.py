@@ -121,3 +121,14 @@ def test_every_glued_number_is_shown_somewhere(path):
     shown = set(re.findall(r"\{glue(?::\w+)?\}`([\w-]+)`", prose_of_the_book()))
     unused = [name for name in glued_names(path) if name not in shown]
     assert not unused, f"{path}: glued but shown on no page (remove from the glue cell): {unused}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_every_notebook_is_a_valid_notebook(path):
+    """Jupyter and Colab warn about (or refuse) a file that breaks the notebook format, and a download carries it."""
+    import nbformat
+
+    try:
+        nbformat.validate(nbformat.reads((ROOT / path).read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT))
+    except nbformat.ValidationError as error:
+        pytest.fail(f"{path} is not a valid notebook: {error.message}")
