@@ -91,8 +91,9 @@ def test_a_solution_code_cell_is_collapsed():
              "".join(c["source"])]
     assert after, "chapter 1's first solution is not folded"
     following = cells[after[0] + 1]
-    assert following["cell_type"] == "code" and following["metadata"]["jupyter"] == {
-        "source_hidden": True, "outputs_hidden": True}, "the code cell of a solution is not collapsed"
+    meta = following["metadata"]
+    assert following["cell_type"] == "code" and meta["jupyter"] == {"source_hidden": True, "outputs_hidden": True} \
+        and meta["cellView"] == "form" and meta["collapsed"], f"the code cell of a solution is not collapsed: {meta}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

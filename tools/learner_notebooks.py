@@ -10,8 +10,10 @@ notebooks/0N-*.ipynb with the same cells and stored outputs and the Markdown res
   exercise); a target in another chapter gets the chapter ("chapter 2, ...") and a link to that page on the site;
 * a labelled equation ``$$ ... $$ (label)`` gets ``\\tag{1.2}``; ``(label)=`` targets go;
 * an exercise becomes "**Exercise 1.2**" and its text; a solution is folded: its Markdown in
-  ``<details><summary>Solution to Exercise 1.2</summary> ... </details>``, its code cells collapsed
-  (``jupyter.source_hidden``/``outputs_hidden``, which JupyterLab and Notebook 7 honour);
+  ``<details><summary>Solution to Exercise 1.2</summary> ... </details>`` (HTML cannot span cells, so each of its
+  Markdown cells gets its own), its code cells collapsed: ``jupyter.source_hidden``/``outputs_hidden`` (JupyterLab,
+  Notebook 7), ``cellView: form`` (Colab: code behind "Show code"), ``collapsed`` (classic notebook: outputs);
+  ``hide-input`` code (plotting) is folded the same way, its outputs shown;
 * an admonition becomes a blockquote with a bold title; a captioned figure gets its "**Fig. 1.1** caption" below it.
 
 Numbers are computed as Sphinx numbers them (numbered chapters in _toc.yml order, then the order of appearance in the
@@ -234,6 +236,25 @@ class Chapter:
             shown = f"chapter {target['chapter']}, {shown}"
         return f"[{shown}]({self.link(target)})"
 
+    def document(self, content):
+        """{doc}`path` or {doc}`text <path>`: the page's title (or the text), linked to the page on the site."""
+        explicit = re.fullmatch(r"(.*\S)\s*<([^<>]+)>", content, re.S)
+        text, path = (explicit.group(1), explicit.group(2)) if explicit else (None, content.strip())
+        docname = str(pathlib.PurePosixPath(self.docname).parent / path) if not path.startswith("/") else path[1:]
+        docname = re.sub(r"\.(ipynb|md)$", "", docname)
+        if text is None:
+            for suffix in (".ipynb", ".md"):
+                page = ROOT / (docname + suffix)
+                if page.exists():
+                    raw = page.read_text(encoding="utf-8")
+                    cells = json.loads(raw)["cells"] if suffix == ".ipynb" else [{"source": raw}]
+                    text = next((line[2:].strip() for cell in cells for line in source(cell).split("\n")
+                                 if line.startswith("# ")), None)
+                    break
+            if text is None:
+                raise MystError(f"{self.docname}: {{doc}}`{content}`: no page {docname}")
+        return f"[{smartquotes(text)}]({site_url()}{docname}.html)"
+
     def inline(self, text):
         def replace(match):
             role, content = match.groups()
@@ -243,6 +264,8 @@ class Chapter:
                 return self.glue[content]
             if role in ("eq", "ref", "numref"):
                 return self.reference(role, content)
+            if role == "doc":
+                return self.document(content)
             if role == "math":
                 return f"${content}$"
             raise MystError(f"{self.docname}: role {{{role}}} is not handled by tools/learner_notebooks.py")
@@ -284,8 +307,12 @@ class Chapter:
             label = options.get("label")
             tag = f"\n\\tag{{{self.targets[label]['number']}}}" if label in self.targets else ""
             return f"$$\n{body}{tag}\n$$"
-        if name == "solution":
-            raise MystError(f"{self.docname}: a one-cell {{solution}} directive: handled as solution-start/-end only")
+        if name == "solution":  # a solution in one cell (no code cells in it)
+            target = self.targets.get(argument.strip(), {"number": None})
+            if target["number"] is None:
+                raise MystError(f"{self.docname}: solution to unknown exercise {argument!r}")
+            return (f"<details><summary><b>Solution to Exercise {target['number']}</b></summary>\n\n"
+                    f"{self.markdown(body)}\n\n</details>")
         raise MystError(f"{self.docname}: directive {{{name}}} is not handled by tools/learner_notebooks.py")
 
     def split_solutions(self, text, inside):
@@ -360,6 +387,9 @@ class Chapter:
                     hidden["outputs_hidden"] = True
                 if hidden:
                     cell["metadata"].setdefault("jupyter", {}).update(hidden)
+                    cell["metadata"]["cellView"] = "form"  # Colab: the code folded behind "Show code"
+                if inside:
+                    cell["metadata"]["collapsed"] = True  # the classic notebook: outputs folded
                 cells.append(cell)
                 figure = cell["metadata"].get("mystnb", {}).get("figure", {})
                 if figure.get("caption"):
