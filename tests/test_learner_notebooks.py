@@ -49,6 +49,13 @@ def test_committed_learner_notebook_is_up_to_date(docname):
 
 
 @pytest.mark.parametrize("docname", sorted(CHAPTERS))
+def test_learner_notebook_is_a_valid_notebook(docname):
+    import nbformat
+
+    nbformat.validate(nbformat.read(generator.learner_path(docname), as_version=4))
+
+
+@pytest.mark.parametrize("docname", sorted(CHAPTERS))
 def test_learner_notebook_has_the_chapters_code_and_outputs(docname):
     chapter = code_cells(read_notebook(f"{docname}.ipynb"))
     learner = code_cells({"cells": learner_cells(docname)})

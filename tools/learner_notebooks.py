@@ -402,7 +402,8 @@ class Chapter:
         if inside:
             raise MystError(f"{self.docname}: a solution-start without its solution-end")
         nb["cells"] = cells
-        return nb
+        # Only what the notebook format allows at the top (a chapter may carry an editing script's stray key).
+        return {key: nb[key] for key in ("cells", "metadata", "nbformat", "nbformat_minor")}
 
 
 def all_chapters():
