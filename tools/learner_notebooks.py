@@ -368,6 +368,10 @@ class Chapter:
                         text = (f"<details><summary><b>Solution to Exercise {solution['number']}</b>{continued}"
                                 f"</summary>\n\n{text}\n\n</details>")
                     parts.append(text)
+                if not parts and ends_inside and ends_inside is not inside:
+                    # A cell that only opens a solution whose first part is code: say so where it starts.
+                    parts.append(f"**Solution to Exercise {ends_inside['number']}** (the cells below are folded: "
+                                 f"open them once you have tried)")
                 inside = ends_inside
                 if not parts:
                     continue
