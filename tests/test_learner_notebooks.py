@@ -125,6 +125,11 @@ def page_numbers(page_html):
     return shown
 
 
+def page_section_numbers(page_html):
+    """The section numbers of a page's headings, in order: ["2", "2.1", "2.2", ..., "2.4.1", ...]."""
+    return re.findall(r'<h\d><span class="section-number">([\d.]+)\. </span>', page_html)
+
+
 def site_reference_texts(built_site):
     """{anchor: {texts}} of every {ref} link the site shows (std-ref), over all chapter pages."""
     texts = {}
@@ -142,12 +147,45 @@ def test_numbers_and_titles_are_what_the_site_shows(built_site):
         for label, target in chapter.targets.items():
             if target["docname"] != docname or label.startswith("_"):
                 continue
-            expected = target["number"] if target["number"] else generator.smartquotes(target["title"])
+            if target["kind"] == "section":
+                expected = generator.smartquotes(target["title"])
+            else:
+                expected = target["number"] if target["number"] else generator.smartquotes(target["title"])
             expected = re.sub(r"`([^`]*)`", r"\1", expected)
             site = shown.get(target["anchor"])
             if site != expected:
                 wrong[f"{docname}#{target['anchor']}"] = f"site shows {site!r}, learner notebook says {expected!r}"
     assert not wrong, f"numbers or titles that differ between the site and the learner notebooks: {wrong}"
+
+
+def test_eq_and_numref_links_read_as_on_the_site(built_site):
+    """Every {eq} and {numref} link of the site shows what the learner notebooks write for that label."""
+    any_chapter = next(iter(CHAPTERS.values()))
+    wrong, seen = {}, 0
+    for page in built_site.glob("book/*.html"):
+        text = page.read_text(encoding="utf-8")
+        links = re.findall(r'<a class="reference internal" href="[^"#]*#(equation-[\w-]+)">(\([\d.]+\))</a>', text)
+        links += re.findall(r'<a class="reference internal" href="[^"#]*#([\w-]+)"><span class="std std-numref">'
+                            r'(.*?)</span>', text)
+        for anchor, shown in links:
+            label, role = (anchor[len("equation-"):], "eq") if anchor.startswith("equation-") else (anchor, "numref")
+            ours = re.sub(r"^\[(.*)\]\(.*\)$", r"\1", any_chapter.reference(role, label))
+            seen += 1
+            if " ".join(html.unescape(shown).split()) != ours:
+                wrong[f"{page.name}#{anchor}"] = f"site {shown!r}, learner notebook {ours!r}"
+    assert seen, "found no {eq} or {numref} link on the site: the page layout changed, fix this test"
+    assert not wrong, f"references that read differently on the site and in the learner notebooks: {wrong}"
+
+
+def test_headings_are_numbered_as_on_the_site(built_site):
+    wrong = {}
+    for docname in CHAPTERS:
+        site = page_section_numbers((built_site / f"{docname}.html").read_text(encoding="utf-8"))
+        ours = [m for text in markdown_of(learner_cells(docname))
+                for m in re.findall(r"^#{1,6} ([\d.]+)\. ", text, re.M)]
+        if site != ours:
+            wrong[docname] = f"site {site}, learner notebook {ours}"
+    assert not wrong, f"section numbers that differ between the site and the learner notebooks: {wrong}"
 
 
 def test_section_references_read_as_on_the_site(built_site):

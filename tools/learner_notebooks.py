@@ -6,8 +6,9 @@ equations, exercise and solution directives, admonitions. Jupyter and Colab show
 notebooks/0N-*.ipynb with the same cells and stored outputs and the Markdown resolved:
 
 * ``{glue:text}`name` `` becomes the glued text, read from the chapter's own glue cell outputs;
-* ``{eq}`label` `` becomes "(1.2)", ``{numref}`` "Fig. 2.1", ``{ref}`` the target's title ("Exercise 4.3" for an
+* ``{eq}`label` `` becomes "(1.2)", ``{numref}`` "Fig. 2.1" or "Section 2.4.1", ``{ref}`` the target's title ("Exercise 4.3" for an
   exercise); a target in another chapter gets the chapter ("chapter 2, ...") and a link to that page on the site;
+* headings get the site's section numbers ("## 2.4. ...");
 * a labelled equation ``$$ ... $$ (label)`` gets ``\\tag{1.2}``; ``(label)=`` targets go;
 * an exercise becomes "**Exercise 1.2**" and its text; a solution is folded: its Markdown in
   ``<details><summary>Solution to Exercise 1.2</summary> ... </details>`` (HTML cannot span cells, so each of its
@@ -124,6 +125,40 @@ def blocks(text):
     return pieces
 
 
+def headings(text):
+    """(line index, level, title) of every ATX heading of a Markdown cell outside code blocks and directives."""
+    found, fence = [], None
+    for index, line in enumerate(text.split("\n")):
+        if fence:
+            if re.fullmatch(re.escape(fence[0]) + "{%d,}\\s*" % len(fence), line):
+                fence = None
+            continue
+        opening = re.match(r"^(`{3,}|~{3,}|:{3,})", line)
+        if opening and (opening.group(1)[0] != ":" or FENCE.match(line)):
+            fence = opening.group(1)
+            continue
+        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if heading:
+            found.append((index, len(heading.group(1)), heading.group(2)))
+    return found
+
+
+class SectionNumbers:
+    """Numbers headings as the site does in a numbered chapter: the title "2.", then "2.1.", "2.4.1." ..."""
+
+    def __init__(self, chapter):
+        self.chapter, self.counts = chapter, []
+
+    def next(self, level):
+        if level == 1:
+            self.counts = []
+            return f"{self.chapter}"
+        depth = level - 1
+        self.counts = (self.counts + [0] * depth)[:depth]
+        self.counts[-1] += 1
+        return ".".join([str(self.chapter)] + [str(c) for c in self.counts])
+
+
 def smartquotes(text):
     """Straight quotes in a title as the site shows them (Sphinx's smartquotes): "x" -> “x”, it's -> it’s."""
     text = re.sub(r'"([^"]*)"', "\u201c\\1\u201d", text)
@@ -147,6 +182,7 @@ def collect(number, docname, nb):
         targets[label] = {"kind": kind, "number": f"{number}.{counts[kind]}" if numbered else None, "title": title,
                           "docname": docname, "chapter": number, "anchor": anchor or label}
 
+    sections = SectionNumbers(number)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             figure = cell["metadata"].get("mystnb", {}).get("figure", {})
@@ -166,6 +202,8 @@ def collect(number, docname, nb):
         if cell["cell_type"] != "markdown":
             continue
         text = source(cell)
+        line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        numbered = {line_starts[index]: (sections.next(level), title) for index, level, title in headings(text)}
         # Targets and labelled equations, in the order they appear.
         events = [(m.start(), "target", m) for m in TARGET.finditer(text)]
         events += [(m.start(), "equation", m) for m in LABELLED_EQ_END.finditer(text)]
@@ -174,10 +212,12 @@ def collect(number, docname, nb):
             if kind == "equation":
                 add(match.group(1), "equation", anchor=f"equation-{match.group(1)}")
             elif kind == "target":
-                heading = re.match(r"\s*#+\s+(.*)", text[match.end():])
-                if not heading:
+                start = match.end() + len(text[match.end():]) - len(text[match.end():].lstrip("\n"))
+                if start not in numbered:
                     raise MystError(f"{docname}: target ({match.group(1)})= is not followed by a heading")
-                add(match.group(1), "section", heading.group(1).strip())
+                section_number, title = numbered[start]
+                add(match.group(1), "section", title)
+                targets[match.group(1)]["number"] = section_number
             else:
                 piece = blocks(text[position:])[0]
                 options = piece[3]
@@ -223,7 +263,8 @@ class Chapter:
         elif role == "numref":
             if target["number"] is None:
                 raise MystError(f"{self.docname}: {{numref}} to unnumbered {label!r}")
-            prefix = {"figure": "Fig.", "exercise": "Exercise", "equation": "Eq."}[target["kind"]]
+            prefix = {"figure": "Fig.", "exercise": "Exercise", "equation": "Eq.", "section": "Section"}[
+                target["kind"]]
             shown = (text.replace("%s", target["number"]).replace("{number}", target["number"]) if text
                      else f"{prefix} {target['number']}")
         else:
@@ -355,9 +396,13 @@ class Chapter:
             f"*Chapter {self.number} of [{config()['title']}]({site_url()}), as a notebook to run (Colab, Binder "
             f"or a download). The site shows [the same chapter]({self.page}) with its figures, numbered "
             f"equations and exercises; here solutions are folded: open them once you have tried.*")})
+        sections = SectionNumbers(self.number)
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
-                pieces, ends_inside = self.split_solutions(source(cell), inside)
+                lines = source(cell).split("\n")
+                for index, level, title in headings(source(cell)):
+                    lines[index] = f"{'#' * level} {sections.next(level)}. {title}"  # as the site numbers it
+                pieces, ends_inside = self.split_solutions("\n".join(lines), inside)
                 parts = []
                 for solution, chunk in pieces:
                     text = self.render(chunk)
