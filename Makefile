@@ -12,7 +12,7 @@ help:
 	@echo "make book       create .venv if needed, install pinned requirements, build the site into _build/html (and its PDF where Debian chromium is installed)"
 	@echo "make serve      preview the built site on http://127.0.0.1:8000"
 	@echo "make test       re-run every notebook (nbval, strict), build the site with warnings as errors, run tests/"
-	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one)"
+	@echo "make notebooks  re-run every notebook top to bottom and save its outputs (after you edit one), then notebooks/"
 	@echo "make assignments  student notebooks and autograders from assignments/ into _build/assignments"
 	@echo "make grade SUBMISSIONS=dir [ASSIGNMENT=ch1-by-hand]  grade a folder of notebooks, sandboxed, into graded/"
 	@echo "make student-folder  student notebooks only (no solutions, no tests) into _build/student-folder, for a course repo"
@@ -71,8 +71,11 @@ grade: $(INSTALLED) assignments
 student-folder: $(INSTALLED) assignments
 	$(PY) assignments/student_folder.py $(STUDENT_FOLDER_ARGS)
 
+# Re-run every notebook, then write the learner notebooks (notebooks/: the chapters in plain Markdown, for Colab,
+# Binder and the download button) from the chapters and their fresh outputs.
 notebooks: $(INSTALLED)
 	$(PY) tests/run_notebooks.py
+	$(PY) tools/learner_notebooks.py
 
 clean:
 	rm -rf _build

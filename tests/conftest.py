@@ -18,6 +18,11 @@ def book_notebooks():
     return sorted(p.relative_to(ROOT) for p in ROOT.glob("book/**/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def learner_notebooks():
+    """Every learner notebook (notebooks/, made by tools/learner_notebooks.py), relative to the repo root."""
+    return sorted(p.relative_to(ROOT) for p in ROOT.glob("notebooks/*.ipynb"))
+
+
 def read_notebook(path):
     return json.loads((ROOT / path).read_text(encoding="utf-8"))
 

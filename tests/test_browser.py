@@ -178,9 +178,11 @@ def repository():
 
 
 def test_launch_buttons_open_this_chapters_notebook(visits):
+    """Binder and Colab open the chapter's learner notebook (notebooks/, plain Markdown), not its MyST source."""
     org_repo, branch = repository()
     problems = {}
-    for page, notebook in chapter_pages(visits).items():
+    for page, source in chapter_pages(visits).items():
+        notebook = f"notebooks/{source.name}"
         hrefs = {link["href"] for link in visits[page]["links"]}
         binder = f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=tree/{notebook}"
         colab = f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{notebook}"

@@ -1,9 +1,11 @@
-"""Every chapter notebook runs alone, as in Colab or a download: an empty folder, no network, within its time."""
+"""Every chapter notebook runs alone, as in Colab or a download: an empty folder, no network, within its time.
+
+The learner notebooks (notebooks/, what the site's Colab, Binder and download buttons give) too."""
 import datetime
 
 import pytest
 
-from conftest import book_notebooks, code_cells, fresh_run
+from conftest import book_notebooks, code_cells, fresh_run, learner_notebooks
 
 SECONDS_BEYOND_IMPORTS = 10
 
@@ -12,7 +14,7 @@ def seconds(cell, key):
     return datetime.datetime.fromisoformat(cell["metadata"]["execution"][key].replace("Z", "+00:00"))
 
 
-@pytest.mark.parametrize("path", book_notebooks(), ids=str)
+@pytest.mark.parametrize("path", book_notebooks() + learner_notebooks(), ids=str)
 def test_notebook_runs_alone_offline_and_in_time(path, tmp_path):
     nb = fresh_run(path, tmp_path)
     cells = code_cells(nb)
