@@ -23,6 +23,16 @@ def learner_notebooks():
     return sorted(p.relative_to(ROOT) for p in ROOT.glob("notebooks/*.ipynb"))
 
 
+def module_from_file(path, name=None):
+    """Import a script of the repo that is not a package (assignments/build.py, assignments/student_folder.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name or pathlib.Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def read_notebook(path):
     return json.loads((ROOT / path).read_text(encoding="utf-8"))
 

@@ -8,7 +8,6 @@ plain-words assertion message. No student notebook holds a solution or a hidden 
 Everything is built once per run into a temporary folder; the otter runs go two at a time.
 """
 import concurrent.futures
-import importlib.util
 import json
 import os
 import pathlib
@@ -19,7 +18,7 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, module_from_file
 
 sys.path.insert(0, str(ROOT / "tests"))
 import grading_catalogue  # noqa: E402
@@ -197,10 +196,7 @@ _otter_utils.IPythonInterpreter.COLAB.value.check_strs.append("ipykernel")
 
 
 def _load_build_module():
-    spec = importlib.util.spec_from_file_location("assignments_build", ROOT / "assignments" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file(ROOT / "assignments" / "build.py", "assignments_build")
 
 
 def question_of_cells(nb, tag):

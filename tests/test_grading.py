@@ -19,7 +19,7 @@ import zipfile
 
 import pytest
 
-from conftest import IN_CI, ROOT
+from conftest import IN_CI, ROOT, module_from_file
 
 sys.path.insert(0, str(ROOT / "assignments" / "grading"))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -30,9 +30,7 @@ import remote  # noqa: E402
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
-    spec = __import__("importlib.util").util.spec_from_file_location("assignments_build", ROOT / "assignments" / "build.py")
-    module = __import__("importlib.util").util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_from_file(ROOT / "assignments" / "build.py", "assignments_build")
     out = tmp_path_factory.mktemp("assignments")
     errors = module.build_all([ROOT / "assignments" / "ch1-by-hand.ipynb", ROOT / "assignments" / "ch2-autograd.ipynb"],
                               out, run_tests=False)

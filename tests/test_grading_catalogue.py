@@ -5,14 +5,13 @@ question's tests (public and hidden, from the autograder zip) run against it, an
 back. Every mistake must lose points on its question with a message naming its cause; every correct variant must
 keep full marks; every question has at least five mistakes and at least one correct variant.
 """
-import importlib.util
 import re
 import sys
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, module_from_file
 
 sys.path.insert(0, str(ROOT / "assignments" / "grading"))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -40,9 +39,7 @@ def solution_answers(path):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("assignments_build", ROOT / "assignments" / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = module_from_file(ROOT / "assignments" / "build.py", "assignments_build")
     out = tmp_path_factory.mktemp("assignments")
     errors = build.build_all(sorted((ROOT / "assignments").glob("ch*.ipynb")), out, run_tests=False)
     assert not errors, "\n".join(errors)

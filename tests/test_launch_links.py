@@ -8,7 +8,6 @@ and notebook; without one, no JupyterHub button at all (not a broken one). `make
 nbgitpuller links with the same function shape, so the two open the same way.
 """
 import html
-import importlib.util
 import pathlib
 import re
 import subprocess
@@ -19,7 +18,7 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, module_from_file
 
 HUB = "https://hub.example.edu"
 CHAPTER = "book/01-by-hand.ipynb"
@@ -28,10 +27,7 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
 def _student_folder():
-    spec = importlib.util.spec_from_file_location("student_folder", ROOT / "assignments" / "student_folder.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file(ROOT / "assignments" / "student_folder.py")
 
 
 def build_small_book(folder, hub):
