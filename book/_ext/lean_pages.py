@@ -165,6 +165,52 @@ def link_figures(output):
     return SITE_IMAGE.sub(wrap, output)
 
 
+# Tables on a phone: the theme's tables are 100% wide, so a table too wide for the screen gets each column at its
+# narrowest (its longest word) and scrolls by only that much: a column of sentences (the instructor guide's mistakes,
+# learning objectives) becomes a sliver one or two words wide and every row hundreds of pixels tall. The columns
+# that hold sentences are marked here (class lean-prose), and lean_pages.css gives them a readable minimum width on
+# narrow screens; the table then scrolls sideways in its box, with the scroll cue.
+TABLE = re.compile(r'<table class="table">.*?</table>', re.S)
+ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+CELL = re.compile(r"<(td|th)\b([^>]*)>")
+PROSE_CHARS = 40  # a column whose longest cell has more characters of text than this holds sentences
+
+
+def text_length(cell_html):
+    cell_html = re.sub(r'<span class="katex-mathml">.*?</math></span>', "", cell_html, flags=re.S)
+    return len(re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", cell_html))).strip())
+
+
+def mark_prose_columns(table):
+    if "colspan" in table or "rowspan" in table:
+        return table
+    longest = {}
+    for row in ROW.finditer(table):
+        cells = re.split(r"<(?:td|th)\b[^>]*>", row.group(1))[1:]
+        for i, cell in enumerate(cells):
+            longest[i] = max(longest.get(i, 0), text_length(cell))
+    prose = {i for i, n in longest.items() if n > PROSE_CHARS}
+    if not prose:
+        return table
+
+    def mark_row(row):
+        column = iter(range(len(longest) + 1))
+
+        def mark_cell(cell):
+            tag, attributes = cell.groups()
+            if next(column) not in prose:
+                return cell.group(0)
+            if 'class="' in attributes:
+                return "<" + tag + attributes.replace('class="', 'class="lean-prose ', 1) + ">"
+            return f'<{tag} class="lean-prose"{attributes}>'
+        return CELL.sub(mark_cell, row.group(0))
+    return ROW.sub(mark_row, table)
+
+
+def mark_prose_tables(output):
+    return TABLE.sub(lambda m: mark_prose_columns(m.group(0)), output)
+
+
 PRIMARY_SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
 SEARCH_AUTOCOMPLETE = ' autocomplete="off"'
 
@@ -179,6 +225,7 @@ def clean_html(app, templatename, output):
     output = THEME_CSS.sub(r'<link href="\1_static/basic.css" rel="stylesheet" />', output)
     output = output.replace("</head>", inline_css() + "\n</head>", 1)
     output = link_figures(output)
+    output = mark_prose_tables(output)
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
         output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
@@ -395,6 +442,47 @@ def setup_katex(app, config):
 
     render_checked.lean_pages = True
     katex.render_latex = render_checked
+    katex.KaTeXServer.start_server_process = classmethod(start_katex_server)
+    # Node's start takes a second or two here; 5 s (the default) is too little on a loaded machine.
+    katex.STARTUP_TIMEOUT = max(katex.STARTUP_TIMEOUT, 60.0)
+
+
+def start_katex_server(cls, rundir, timeout):
+    """sphinxcontrib-katex's start_server_process, without its race and its orphan.
+
+    Node (libuv) binds the socket file and then listens: the extension connected as soon as the file existed, and on
+    a loaded machine it could connect in between and get ConnectionRefusedError. The build then failed, and the
+    server it had started, never recorded, lived on holding the build's output pipe open, so whoever ran the build
+    waited for ever. Here a refused connection is retried until the timeout, and a server that did not come up is
+    stopped."""
+    import socket
+    import subprocess
+    import time
+
+    socket_path = rundir / "katex.sock"
+    process = subprocess.Popen(cls.build_command(socket=socket_path), stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, cwd=rundir)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"KaTeX's node server exited ({process.returncode}) before it listened")
+            if socket_path.is_socket():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(max(0.05, deadline - time.monotonic()))
+                    sock.connect(str(socket_path))
+                    sock.settimeout(None)
+                    return process, sock
+                except ConnectionRefusedError:  # bound, not yet listening
+                    sock.close()
+            if time.monotonic() > deadline:
+                raise cls.timeout_error(timeout)
+            time.sleep(0.005)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 def stop_katex(app, exception):
@@ -446,12 +534,43 @@ def batch_tab_stops(app, exception):
     script.write_text(text, encoding="utf-8")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The site's index.html: sphinx-external-toc writes a bare `<meta http-equiv="Refresh">` line when the root page is
+# not `index` (ours is book/intro). With no icon link in it, the browser asks for /favicon.ico, a 404 on every visit
+# to the site's address. Written here first, as a complete page (language, title, icon, a link for a reader whose
+# browser does not follow the refresh); sphinx-external-toc leaves an existing index.html alone.
+
+REDIRECT = """<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Refresh" content="0; url={target}">
+<title>{title}</title>
+<link rel="canonical" href="{target}">
+<link rel="icon" href="_static/{favicon}">
+</head>
+<body><p><a href="{target}">{title}</a></p></body>
+</html>
+"""
+
+
+def write_redirect(app, exception):
+    if exception or app.builder.name != "html" or app.config.master_doc == "index":
+        return
+    index = pathlib.Path(app.outdir) / "index.html"
+    favicon = pathlib.PurePosixPath(str(app.config.html_favicon or "favicon.svg")).name
+    index.write_text(REDIRECT.format(lang=app.config.language or "en", target=f"{app.config.master_doc}.html",
+                                     title=html.escape(app.config.html_title or app.config.project), favicon=favicon),
+                     encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", drop_thebe, priority=900)
     app.connect("config-inited", setup_katex, priority=900)
     app.connect("builder-inited", wrap_template_renderer)
     app.connect("doctree-resolved", unique_exercise_ids)
     app.connect("html-page-context", prune_page_assets, priority=900)
+    app.connect("build-finished", write_redirect, priority=100)  # before sphinx-external-toc's (500)
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", shrink_figures)
     app.connect("build-finished", batch_tab_stops)
