@@ -207,6 +207,21 @@ def mark_prose_columns(table):
     return ROW.sub(mark_row, table)
 
 
+# An error or warning message a cell prints (caught and printed, so it is stdout, not stderr) is a sentence: it
+# wraps like stderr does, rather than running a thousand pixels past the box (chapter 5's ValueError advice).
+STREAM_OUTPUT = re.compile(r'<div class="output stream ([^"]*)"><div class="highlight"><pre>(.*?)</pre>', re.S)
+MESSAGE = re.compile(r"\b[A-Z]\w*(?:Error|Warning|Exception): ")
+
+
+def mark_messages(output):
+    def mark(match):
+        text = html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+        if not MESSAGE.search(text):
+            return match.group(0)
+        return match.group(0).replace('class="output stream ', 'class="output stream lean-message ', 1)
+    return STREAM_OUTPUT.sub(mark, output)
+
+
 def mark_prose_tables(output):
     return TABLE.sub(lambda m: mark_prose_columns(m.group(0)), output)
 
@@ -226,6 +241,7 @@ def clean_html(app, templatename, output):
     output = output.replace("</head>", inline_css() + "\n</head>", 1)
     output = link_figures(output)
     output = mark_prose_tables(output)
+    output = mark_messages(output)
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
         output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
