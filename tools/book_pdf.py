@@ -65,6 +65,7 @@ def print_pdf(driver, url, title, numbered=True):
           document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
           document.querySelectorAll('details').forEach(e => { e.open = true; });
           await document.fonts.ready;
+          document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
           await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
           done();
         })();""")

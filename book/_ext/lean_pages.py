@@ -158,10 +158,54 @@ def inline_css():
 SITE_IMAGE = re.compile(r'(<a\b[^>]*>\s*)?(<img\b[^>]*?\bsrc="([^"]*_images/[^"]+)"[^>]*>)')
 
 
-def link_figures(output):
+# Each figure also gets its size (no layout shift while it loads: the theme scales it down with max-width and
+# height: auto) and loads lazily (a chapter's figures are 100-300 KB, almost all of it below the first screen).
+class ImageSizes:
+    """The pixel size of an image the build copies to _images, by its name there (Sphinx's builder.images maps each
+    source file to that name; it grows as pages are written)."""
+
+    def __init__(self, app):
+        self.app, self.sizes = app, {}
+
+    def get(self, name):
+        if name not in self.sizes:
+            for source, dest in list(getattr(self.app.builder, "images", {}).items()):
+                if dest == name:
+                    try:
+                        from PIL import Image
+                        with Image.open(pathlib.Path(self.app.srcdir) / source) as image:
+                            self.sizes[name] = image.size
+                    except (ImportError, OSError, ValueError):
+                        self.sizes[name] = None
+                    break
+        return self.sizes.get(name)
+
+
+def image_sizes(app):
+    if not hasattr(app, "_lean_image_sizes"):
+        app._lean_image_sizes = ImageSizes(app)
+    return app._lean_image_sizes
+
+
+def size_and_defer(img, src, sizes):
+    size = sizes.get(pathlib.PurePosixPath(src).name)
+    extra = ""
+    if size and " width=" not in img and " height=" not in img:
+        extra += f' width="{size[0]}" height="{size[1]}"'
+    if " loading=" not in img:
+        extra += ' loading="lazy" decoding="async"'
+    return img[:-1].rstrip("/").rstrip() + extra + ">" if extra else img
+
+
+def link_figures(output, sizes=None):
+    sizes = sizes or {}
+
     def wrap(match):
         link, img, src = match.groups()
-        return match.group(0) if link else f'<a class="lean-zoom" href="{src}">{img}</a>'
+        img_out = size_and_defer(img, src, sizes)
+        if link:
+            return link + img_out
+        return f'<a class="lean-zoom" href="{src}">{img_out}</a>'
     return SITE_IMAGE.sub(wrap, output)
 
 
@@ -239,7 +283,7 @@ def clean_html(app, templatename, output):
         '(matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");', 1)
     output = THEME_CSS.sub(r'<link href="\1_static/basic.css" rel="stylesheet" />', output)
     output = output.replace("</head>", inline_css() + "\n</head>", 1)
-    output = link_figures(output)
+    output = link_figures(output, image_sizes(app))
     output = mark_prose_tables(output)
     output = mark_messages(output)
     if templatename == "search.html":
