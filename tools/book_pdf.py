@@ -6,7 +6,7 @@ Writes into the built site, so the site's link to it works: `pdf/<book>.pdf` (ev
 table of contents with page numbers, PDF bookmarks, page numbers in the footer) and `pdf/<page>.pdf` for each page.
 What is printed is the page as the site shows it (math prerendered by KaTeX, figures, code and outputs), with
 lean_pages.css's print rules: no navigation, code and outputs wrapped to the page, no page break inside a code cell,
-an output, a figure or an equation; dropdowns (solutions) are printed open.
+an output, a figure or an equation; dropdowns (solutions, folded code) are printed open.
 """
 import argparse
 import base64
@@ -33,6 +33,9 @@ PRINT_CSS = """<style>
 #jb-print-docs-body { display: none !important; }
 .bd-main .bd-content .bd-article .lean-print-chapter h1:first-of-type { display: block; }
 .lean-print-chapter { break-before: page; }
+/* The first page's own break would leave a blank sheet before it (and the footer's book title on that sheet
+   passed for the landing page's title in the contents). */
+#lean-print-0 { break-before: auto; }
 .lean-print-toc ol { list-style: none; padding-left: 0; font-size: 1.1rem; }
 .lean-print-toc li { display: flex; gap: .5rem; margin: .35rem 0; }
 .lean-print-toc li .dots { flex: 1; border-bottom: 1px dotted #888; margin-bottom: .3rem; }
@@ -63,7 +66,24 @@ def print_pdf(driver, url, title, numbered=True):
         (async () => {
           while (document.readyState !== 'complete') await new Promise(r => setTimeout(r, 20));
           document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
-          document.querySelectorAll('details').forEach(e => { e.open = true; });
+          // Chromium prints nothing of a <details> opened by script (myst-nb's folded code came out as an empty
+          // box): every one becomes a <div> with its content; folded code loses its "Hide code cell source" label,
+          // a solution keeps its title.
+          document.querySelectorAll('details').forEach(d => {
+            const div = document.createElement('div');
+            div.className = d.className + ' lean-print-details';
+            if (d.id) div.id = d.id;
+            const summary = d.querySelector(':scope > summary');
+            if (summary && d.matches('.hide')) summary.remove();
+            else if (summary) {
+              const title = document.createElement('div');
+              title.className = summary.className + ' lean-print-summary';
+              while (summary.firstChild) title.appendChild(summary.firstChild);
+              summary.replaceWith(title);
+            }
+            while (d.firstChild) div.appendChild(d.firstChild);
+            d.replaceWith(div);
+          });
           await document.fonts.ready;
           document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
           await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
