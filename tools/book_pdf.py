@@ -42,6 +42,9 @@ PRINT_CSS = """<style>
 .lean-print-cover { text-align: center; padding-top: 30vh; }
 .lean-print-title { font-size: 2.6rem; font-weight: 500; line-height: 1.25; margin-bottom: 2rem; }
 </style>"""
+# The printed area of an A4 page with print_pdf's margins, in CSS px (96 per inch).
+PRINTED_WIDTH = round((8.27 - 0.6 - 0.6) * 96)
+PRINTED_HEIGHT = round((11.69 - 0.6 - 0.7) * 96)
 FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
           '{title} &middot; <span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 
@@ -89,6 +92,19 @@ def print_pdf(driver, url, title, numbered=True):
           await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
           done();
         })();""")
+    # "No page break inside" only for what fits on a page: a code cell taller than a page, kept whole, was pushed
+    # to the next sheet inside its own pushed box, leaving an empty box on a page of its own. Measured with the
+    # print styles at the printed width (A4 less the margins, in CSS px).
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": PRINTED_WIDTH, "height": PRINTED_HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_script("""
+        document.querySelectorAll('div.cell, div.cell_input, div.cell_output, div.highlight, div[class*="highlight-"], '
+                                  + 'figure, table, div.math, div.admonition, div.lean-print-details').forEach(e => {
+          if (e.getBoundingClientRect().height > arguments[0]) e.style.breakInside = 'auto';
+        });""", 0.9 * PRINTED_HEIGHT)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     result = driver.execute_cdp_cmd("Page.printToPDF", {
         "paperWidth": 8.27, "paperHeight": 11.69,  # A4
         "marginTop": 0.6, "marginBottom": 0.7, "marginLeft": 0.6, "marginRight": 0.6,
