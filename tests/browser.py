@@ -142,6 +142,9 @@ const done = arguments[arguments.length - 1];
 (async () => {
   while (document.readyState !== 'complete') { await new Promise(r => setTimeout(r, 20)); }
   await document.fonts.ready;
+  // Figures load lazily (as the reader scrolls near them): load them all now, to check every one.
+  document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
+  await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
   const textOutside = (root, skip) => {
     const clone = root.cloneNode(true);
     clone.querySelectorAll(skip).forEach(e => e.remove());
@@ -185,6 +188,8 @@ const done = arguments[arguments.length - 1];
   const all_visible = document.createElement('style');
   all_visible.textContent = '* { content-visibility: visible !important; }';
   document.head.appendChild(all_visible);
+  document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
+  await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
   await document.fonts.ready;
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const W = document.documentElement.clientWidth;

@@ -36,7 +36,8 @@ def slow_server(monkeypatch, tmp_path):
 
 
 def test_katex_server_that_listens_late_is_still_reached(slow_server):
-    lean_pages.patient_katex_start(katex)
+    slow_server_patch = classmethod(lean_pages.start_katex_server)  # what setup_katex installs
+    katex.KaTeXServer.start_server_process = slow_server_patch
     process, sock = katex.KaTeXServer.start_server_process(slow_server, 5.0)
     try:
         assert sock.recv(2) == b"ok", "connected, but not to the server"

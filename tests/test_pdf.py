@@ -74,3 +74,35 @@ def test_math_is_typeset_in_the_pdf(pdf_dir):
     text = "".join(page.extract_text() or "" for page in read(pdf_dir / "01-by-hand.pdf").pages)
     assert "∑" in text, "no summation sign in chapter 1's PDF: math not rendered?"
     assert not re.search(r"\\(frac|sum|left)\b", text), "raw TeX in chapter 1's PDF"
+
+
+def squeezed(text):
+    return re.sub(r"\s+", "", text)
+
+
+def test_folded_code_is_printed(pdf_dir):
+    """Plotting code folded on the site (hide-input) is printed open: chromium printed nothing of a <details> opened
+    by script, so these cells came out as empty boxes."""
+    from conftest import read_notebook
+
+    missing = {}
+    for nb in book_notebooks():
+        pdf_text = squeezed("".join(page.extract_text() or "" for page in read(pdf_dir / f"{nb.stem}.pdf").pages))
+        for i, cell in enumerate(read_notebook(nb)["cells"]):
+            if cell["cell_type"] != "code" or "hide-input" not in cell.get("metadata", {}).get("tags", []):
+                continue
+            lines = [line.strip() for line in "".join(cell["source"]).splitlines()]
+            line = next((l for l in lines if 12 <= len(l) <= 60 and not l.startswith("#")), None)
+            if line and squeezed(line) not in pdf_text:
+                missing.setdefault(nb.stem, []).append(f"cell {i}: {line!r}")
+    assert not missing, f"folded code missing from the PDFs: {missing}"
+
+
+def test_no_blank_page(pdf_dir):
+    """Every printed page holds more than its footer: a forced break at the start once left a blank sheet, and a code
+    box too tall for the rest of a page once printed empty there (with its code on the next page)."""
+    book = read(pdf_dir / BOOK_PDF)
+    footer = re.compile(r"[^·]{0,80}·\s*\d+\s*/\s*\d+")  # the book's title · N / M
+    blank = [n + 1 for n, page in enumerate(book.pages[2:], start=2)
+             if not footer.sub("", text_of(page)).strip() and not page.images]
+    assert not blank, f"blank pages in the book PDF: {blank}"

