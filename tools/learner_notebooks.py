@@ -321,8 +321,12 @@ class Chapter:
 
     def markdown(self, text):
         """Markdown of one piece outside directives, and every directive turned into plain Markdown."""
+        return self.joined(blocks(text))
+
+    def joined(self, pieces):
+        """Text pieces with their roles resolved, code as it is, directives as plain Markdown, one after the other."""
         out = []
-        for piece in blocks(text):
+        for piece in pieces:
             if piece[0] == "text":
                 out.append(self.inline(piece[1]))
             elif piece[0] == "code":
@@ -377,15 +381,7 @@ class Chapter:
         return pieces, inside
 
     def render(self, pieces):
-        text = []
-        for piece in pieces:
-            if piece[0] == "text":
-                text.append(self.inline(piece[1]))
-            elif piece[0] == "code":
-                text.append(piece[1])
-            else:
-                text.append(self.directive(*piece[1:]))
-        return "\n".join(text).strip("\n")
+        return self.joined(pieces).strip("\n")
 
     def learner(self):
         nb = copy.deepcopy(self.nb)
