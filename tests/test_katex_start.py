@@ -5,10 +5,11 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "book" / "_ext"))
+import sphinxcontrib.katex as katex
 
-import lean_pages  # noqa: E402
-import sphinxcontrib.katex as katex  # noqa: E402
+from conftest import ROOT, module_from_file
+
+lean_pages = module_from_file(ROOT / "book" / "_ext" / "lean_pages.py")
 
 # A stand-in for KaTeX's server: binds the socket, waits a second (a loaded machine), then listens and answers.
 SLOW_SERVER = """
